@@ -1,0 +1,20 @@
+// What each recipe feature needs from the kernel. The module closure (modules.dep + softdeps) is
+// computed from these names by src/builder/kmods.ts; nothing else lists modules by hand.
+export const FEATURES = {
+  /** the transparent bridge between ports a and b */
+  bridge: ['bridge', 'llc', 'stp'],
+  /** netem and the shaping and scheduling qdiscs profiles map onto */
+  emulation: ['sch_netem', 'sch_tbf', 'sch_htb', 'sch_drr', 'sch_prio', 'sch_qfq', 'sch_fq_codel', 'sch_ingress', 'ifb', 'act_mirred', 'cls_matchall', 'cls_u32', 'cls_fw', 'act_skbedit'],
+  /** traffic selection in the bridge family, which marks packets with their tc class */
+  nftables: ['nf_tables', 'nft_chain_filter', 'nft_meta_bridge', 'nft_numgen', 'nft_limit', 'nft_counter', 'nft_ct'],
+  /** reading a profile from QEMU's fw_cfg */
+  fwcfg: ['qemu_fw_cfg'],
+  /** reading profile.json from the PICOWIRE partition on a USB stick, disk or CD */
+  'config-media': ['vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'isofs', 'sr_mod', 'cdrom', 'sd_mod', 'usb_storage', 'uas', 'xhci_pci', 'ehci_pci', 'ohci_pci', 'uhci_hcd', 'ahci', 'ata_piix', 'virtio_blk', 'virtio_scsi', 'nvme'],
+  /** NICs of virtual machines */
+  'nics-vm': ['virtio_net', 'virtio_pci', 'e1000', 'e1000e', 'vmxnet3'],
+  /** NICs of real lab PCs */
+  'nics-pc': ['igb', 'igc', 'ixgbe', 'i40e', 'r8169', 'tg3', 'bnx2', 'atlantic', 'be2net', 'sky2', 'alx', 'forcedeth', 'usbnet', 'r8152', 'ax88179_178a', 'cdc_ether'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type Feature = keyof typeof FEATURES;
