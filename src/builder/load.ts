@@ -1,0 +1,29 @@
+// Loading a recipe file: import it, check it against the schema and its profile against the
+// profile schema, and report every problem at once before any work starts.
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UserError } from '../common/errors.ts';
+import { validateProfile } from '../profile/validate.ts';
+import { checkRecipe, type Recipe } from './recipe.ts';
+
+/** Checks a recipe object; throws a UserError listing every error (recipe and baked-in profile). */
+export function checkRecipeValue(value: unknown, source: string): Recipe {
+  const checked = checkRecipe(value);
+  if (!checked.ok) throw new UserError(`${source}: invalid recipe:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
+  const profile = validateProfile(checked.value.profile);
+  if (!profile.ok) {
+    throw new UserError(`${source}: invalid recipe:\n${profile.errors.map((e) => `  recipe.profile${e.startsWith('profile') ? e.slice('profile'.length) : ': ' + e}`).join('\n')}`);
+  }
+  return checked.value;
+}
+
+/** Imports a recipe file (its default export) and checks it; the lock file sits beside it. */
+export async function loadRecipe(path: string): Promise<{ recipe: Recipe; lockFile: string }> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new UserError(`recipe ${path} does not exist (recipes live in recipes/, e.g. recipes/default.ts)`);
+  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  if (mod.default === undefined) throw new UserError(`${path}: no default export; a recipe file does \`export default defineRecipe({...})\``);
+  const recipe = checkRecipeValue(mod.default, basename(path));
+  return { recipe, lockFile: file.replace(/\.[cm]?[jt]s$/, '') + '.lock.json' };
+}

@@ -1,0 +1,130 @@
+// The image's root filesystem as three lists of entries, split by how often they change so each can
+// be cached as its own compressed cpio: the kernel modules, the Node runtime, and everything else.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { UserError } from '../common/errors.ts';
+import { libraryClosure, readElf } from './elf.ts';
+import { FEATURES } from './features.ts';
+import type { FetchedInputs } from './fetch/index.ts';
+import { moduleClosure } from './kmods.ts';
+import { overlayEntries } from './overlays.ts';
+import type { Recipe } from './recipe.ts';
+import { treeEntries } from './tree.ts';
+import type { Entry } from './types.ts';
+
+export interface Rootfs {
+  /** busybox, packages, libraries, agent, overlays, config */
+  base: Entry[];
+  /** /lib/modules/<version>/…: the closure of the features' modules */
+  modules: Entry[];
+  /** /usr/bin/node */
+  node: Entry[];
+  kernelVersion: string;
+  /** host path of the kernel image */
+  kernel: string;
+  /** module names in load order, for the manifest */
+  moduleOrder: string[];
+}
+
+/** iproute2 and friends must win over busybox's applets of the same name (DESIGN.md: applet precedence). */
+const APPLETS_LEFT_OUT = new Set(['ip', 'tc', 'bridge', 'ss', 'nft', 'ethtool', 'ipaddr', 'iplink', 'iproute', 'iprule', 'ipneigh', 'iptunnel', 'linuxrc']);
+
+/** Assembles the image's file lists from the fetched inputs, the agent bundle and the overlays. */
+export async function assembleRootfs(
+  recipe: Recipe,
+  fetched: FetchedInputs,
+  agent: { bundle: Buffer },
+  opts: { overlaysDir: string; version: string; buildId: string },
+): Promise<Rootfs> {
+  const { kernelVersion, kernel, moduleEntries, order } = await kernelParts(recipe, fetched.kernel.root);
+
+  const packageEntries = (await Promise.all(fetched.packages.map((p) => treeEntries(p.root)))).flat();
+  const busybox = await busyboxLinks(fetched, new Set(packageEntries.map((e) => e.path)));
+  const nodeEntry: Entry = { type: 'file', path: '/usr/bin/node', mode: 0o755, source: fetched.node.binary };
+
+  // shared libraries come from the binaries' ELF headers, searched in every fetched package
+  const binaries = await elfFiles([...packageEntries, nodeEntry]);
+  const roots = [...fetched.packages, ...fetched.libraries].map((p) => ({ root: p.root }));
+  const libs = (await libraryClosure(binaries, roots)).map(({ path, file }) => ({ path, file }));
+  const libEntries: Entry[] = libs.map(({ path, file }) => ({ type: 'file', path, mode: 0o755, source: file }));
+
+  const context = { recipe, kernelVersion, modules: order, version: opts.version, buildId: opts.buildId };
+  const config: Entry[] = [
+    { type: 'file', path: '/etc/picowire/profile.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.profile, null, 2) + '\n') },
+    { type: 'file', path: '/etc/picowire/ports.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.ports) + '\n') },
+    { type: 'file', path: '/etc/picowire/modules.order', mode: 0o644, data: Buffer.from(order.map((m) => m + '\n').join('')) },
+    { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: agent.bundle },
+  ];
+
+  const base = layer(skeleton(), packageEntries, busybox, libEntries, config, await overlayEntries(opts.overlaysDir, context));
+  return { base, modules: moduleEntries, node: [nodeEntry], kernelVersion, kernel, moduleOrder: order.map((m) => m.replace(/^.*\//, '').replace(/\.ko$/, '')) };
+}
+
+/** The directories and device node the kernel and init expect before anything is mounted. */
+function skeleton(): Entry[] {
+  const dirs = ['/dev', '/proc', '/sys', '/run', '/root', '/etc', '/bin', '/sbin', '/usr/bin', '/usr/sbin', '/mnt', '/var'];
+  return [
+    ...dirs.map((path): Entry => ({ type: 'dir', path, mode: 0o755 })),
+    { type: 'dir', path: '/tmp', mode: 0o1777 },
+    { type: 'symlink', path: '/var/run', target: '/run' },
+    { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'chardev', path: '/dev/null', mode: 0o666, major: 1, minor: 3 },
+    { type: 'symlink', path: '/init', target: 'bin/busybox' },
+  ];
+}
+
+/** Stacks entry lists: a later list's file replaces an earlier one at the same path; a directory stays. */
+export function layer(...lists: Entry[][]): Entry[] {
+  const byPath = new Map<string, Entry>();
+  for (const e of lists.flat()) {
+    const prev = byPath.get(e.path);
+    if (prev?.type === 'dir' && e.type === 'dir') continue;
+    byPath.set(e.path, e);
+  }
+  return [...byPath.values()];
+}
+
+/** The kernel image, its version and the closure of the modules the recipe's features need. */
+async function kernelParts(recipe: Recipe, root: string) {
+  const versions = await readdir(join(root, 'lib/modules'));
+  if (versions.length !== 1) throw new UserError(`kernel package holds ${versions.length} module trees (${versions.join(', ')}); expected one`);
+  const kernelVersion = versions[0]!;
+  const modulesDir = join(root, 'lib/modules', kernelVersion);
+  const wantedModules = [...recipe.features.flatMap((f) => FEATURES[f]), ...recipe.modules];
+  const closure = await moduleClosure(modulesDir, wantedModules);
+  const moduleEntries: Entry[] = closure.files.map((file) => ({
+    type: 'file',
+    path: `/lib/modules/${kernelVersion}/${file}`,
+    mode: 0o644,
+    source: join(modulesDir, file),
+  }));
+  // the load order names files relative to the module tree, as rcS reads it
+  const fileOf = new Map(closure.files.map((f) => [f.replace(/^.*\//, '').replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_'), f]));
+  const order = closure.order.map((name) => fileOf.get(name.replace(/-/g, '_')) ?? name);
+  return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order };
+}
+
+/** Symlinks for busybox's applets at the paths busybox names, except where a package or iproute2 must win. */
+async function busyboxLinks(fetched: FetchedInputs, taken: Set<string>): Promise<Entry[]> {
+  const owner = fetched.packages.find((p) => p.package.startsWith('busybox'));
+  if (!owner) throw new UserError('recipe.packages: no busybox package; add "busybox-static" (init and the shell come from it)');
+  const { stdout } = await execa(join(owner.root, 'bin/busybox'), ['--list-full']);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((rel) => '/' + rel)
+    .filter((path) => !taken.has(path) && !APPLETS_LEFT_OUT.has(path.replace(/^.*\//, '')))
+    .map((path): Entry => ({ type: 'symlink', path, target: '/bin/busybox' }));
+}
+
+/** The regular files among entries that are dynamically linked ELF programs or libraries. */
+async function elfFiles(entries: Entry[]): Promise<{ path: string; file: string }[]> {
+  const out: { path: string; file: string }[] = [];
+  for (const e of entries) {
+    if (e.type !== 'file' || !('source' in e) || (e.mode & 0o111) === 0) continue;
+    const head = await readFile(e.source);
+    if (readElf(head)?.needed.length) out.push({ path: e.path, file: e.source });
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+// The picowire command on the build machine: build images, refresh pins, check the host.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { execaSync } from 'execa';
+import { build } from './builder/build.ts';
+import { updateLock } from './builder/fetch/index.ts';
+import { ensureHostTools, type Toolset } from './builder/hosttools.ts';
+import { loadRecipe } from './builder/load.ts';
+import { log } from './builder/log.ts';
+import { UserError } from './common/errors.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+const USAGE = `usage: picowire <command> [options]
+  build [RECIPE]            build the recipe's outputs into images/ (default: recipes/default.ts)
+      --install-tools       install missing host tools with apt (as root)
+  lock [RECIPE]             re-resolve the recipe's packages and rewrite its .lock.json
+  host-tools [build|test]   check (and with --install, install) the host tools
+environment: SOURCE_DATE_EPOCH (default: the last commit's time), PICOWIRE_CACHE (default ~/.cache/picowire)`;
+
+/** SOURCE_DATE_EPOCH, or the time of the last commit, so two builds of one checkout agree. */
+function sourceDateEpoch(): number {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env !== undefined) {
+    if (!/^\d+$/.test(env)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds: ${JSON.stringify(env)}`);
+    return Number(env);
+  }
+  try {
+    return Number(execaSync('git', ['log', '-1', '--format=%ct'], { cwd: REPO }).stdout.trim());
+  } catch {
+    return 1_700_000_000; // not a git checkout: any fixed value keeps builds reproducible
+  }
+}
+
+const cacheDir = () => process.env.PICOWIRE_CACHE ?? join(homedir(), '.cache', 'picowire');
+
+/** Runs one command line. */
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'install-tools': { type: 'boolean' }, install: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, ...rest] = positionals;
+  const recipePath = rest[0] ?? join(REPO, 'recipes/default.ts');
+  switch (command) {
+    case 'build':
+      await build(recipePath, {
+        outDir: join(REPO, 'images'),
+        cacheDir: cacheDir(),
+        epoch: sourceDateEpoch(),
+        repoDir: REPO,
+        installTools: values['install-tools'] ?? false,
+        version: VERSION,
+      });
+      return;
+    case 'lock': {
+      const { recipe, lockFile } = await loadRecipe(recipePath);
+      await updateLock(recipe, { cacheDir: cacheDir(), lockFile, log });
+      return;
+    }
+    case 'host-tools': {
+      const sets = (rest.length ? rest : ['build', 'test']) as Toolset[];
+      for (const s of sets) if (s !== 'build' && s !== 'test') throw new UserError(`host-tools: unknown set "${s}"; allowed: build, test`);
+      await ensureHostTools(sets, { install: values.install ?? false, log: log.info });
+      log.info(`host tools present: ${sets.join(', ')}`);
+      return;
+    }
+    default:
+      if (!values.help) throw new UserError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
+      console.log(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UserError) {
+    process.stderr.write(`picowire: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+});
