@@ -8,6 +8,8 @@ export default defineRecipe({
   debian: { suite: 'bookworm' },
   kernel: 'linux-image-amd64',
   packages: ['busybox-static', 'iproute2', 'nftables', 'ethtool'],
+  // the official Node.js binary links libstdc++ and libgcc_s
+  libraries: ['libstdc++6', 'libgcc-s1'],
   node: { version: '22.x' },
   features: ['bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'nics-vm', 'nics-pc'],
   // until a profile arrives from the command line, fw_cfg or the config partition: a plain wire

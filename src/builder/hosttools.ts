@@ -26,6 +26,7 @@ const BUILD: Tool[] = [
   { need: '/usr/lib/grub/i386-pc/boot_hybrid.img', pkg: 'grub-pc-bin' },
   { need: '/usr/lib/grub/x86_64-efi/linux.mod', pkg: 'grub-efi-amd64-bin' },
   { need: 'qemu-img', pkg: 'qemu-utils' },
+  { need: 'depmod', pkg: 'kmod' },
 ];
 
 const TEST: Tool[] = [
@@ -36,6 +37,7 @@ const TEST: Tool[] = [
   { need: 'ping', pkg: 'iputils-ping' },
   { need: 'ip', pkg: 'iproute2' },
   { need: 'cpio', pkg: 'cpio' },
+  { need: 'gpg', pkg: 'gpg' },
 ];
 
 export const TOOLSETS = { build: BUILD, test: TEST } as const;

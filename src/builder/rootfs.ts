@@ -1,5 +1,6 @@
 // The image's root filesystem as three lists of entries, split by how often they change so each can
 // be cached as its own compressed cpio: the kernel modules, the Node runtime, and everything else.
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -91,6 +92,8 @@ async function kernelParts(recipe: Recipe, root: string) {
   if (versions.length !== 1) throw new UserError(`kernel package holds ${versions.length} module trees (${versions.join(', ')}); expected one`);
   const kernelVersion = versions[0]!;
   const modulesDir = join(root, 'lib/modules', kernelVersion);
+  // Debian's kernel package ships no modules.dep (its postinst runs depmod): make it once, in the cache
+  if (!existsSync(join(modulesDir, 'modules.dep'))) await execa('depmod', ['-b', root, kernelVersion]);
   const wantedModules = [...recipe.features.flatMap((f) => FEATURES[f]), ...recipe.modules];
   const closure = await moduleClosure(modulesDir, wantedModules);
   const moduleEntries: Entry[] = closure.files.map((file) => ({

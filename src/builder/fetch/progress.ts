@@ -47,6 +47,8 @@ function lineProgress(log: Logger): Progress {
     },
     close() {
       if (totals.files > 0) log.info(`downloaded ${totals.files} files, ${mb(totals.bytes)} in ${((performance.now() - totals.started) / 1000).toFixed(1)} s`);
+      totals.files = 0;
+      totals.bytes = 0;
     },
   };
 }

@@ -22,12 +22,17 @@ export interface Resolution {
 }
 
 /** Resolves a recipe's kernel and packages against an index; a name the index lacks is a UserError. */
-export function resolve(index: PackageIndex, want: { kernel: string; packages: string[] }): Resolution {
+export function resolve(index: PackageIndex, want: { kernel: string; packages: string[]; libraries?: string[] }): Resolution {
   const kernel = resolveKernel(index, want.kernel);
   const packages = want.packages.map((name) => mustFind(index, name, 'the recipe asks for package'));
   const named = new Set([kernel.name, ...packages.map((p) => p.name)]);
   const libraries = new Map<string, DebPackage>();
-  const queue = [...packages];
+  // library packages the recipe names itself (the Node runtime's libstdc++, say) seed the closure
+  for (const name of want.libraries ?? []) {
+    const lib = mustFind(index, name, 'the recipe asks for library package');
+    if (!named.has(lib.name)) libraries.set(lib.name, lib);
+  }
+  const queue = [...packages, ...libraries.values()];
   while (queue.length > 0) {
     const p = queue.shift()!;
     for (const alternatives of p.depends) {

@@ -1,0 +1,62 @@
+// One pass of the agent's work: find the profile, check it, and put it in force unless it already
+// is. Prints the two lines the console reads: `picowire: applied profile <name>` or
+// `picowire: rejected profile: <every error>`; a rejected profile leaves the previous one in force.
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { join } from 'node:path';
+import type { Profile } from '../profile/schema.ts';
+import { validateProfile } from '../profile/validate.ts';
+import { applyProfile, readKernelState } from './apply.ts';
+import type { Runner } from './exec.ts';
+import { FILES } from './paths.ts';
+import { alreadyApplied, plan } from './plan.ts';
+import { findProfile, type Found } from './sources.ts';
+
+export interface Context {
+  root: string;
+  run: Runner;
+  say: (line: string) => void;
+}
+
+/** The profile in force, as the last successful apply wrote it; null before the first since boot (/run is a tmpfs). */
+export async function readCurrent(root: string): Promise<Profile | null> {
+  try {
+    return JSON.parse(await readFile(join(root, FILES.current), 'utf8')) as Profile;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads the sources and puts their profile in force; returns the profile in force afterwards. */
+export async function refresh(ctx: Context, inForce: Profile | null, found?: Found): Promise<Profile | null> {
+  found ??= await findProfile({ ...ctx, warn: (line) => ctx.say(`warning: ${line}`) });
+  ctx.say(`profile from ${found.source}`);
+  if ('error' in found) return reject(ctx, [found.error], inForce);
+  const checked = validateProfile(found.value);
+  if (!checked.ok) return reject(ctx, checked.errors, inForce);
+  const profile = checked.value;
+  try {
+    // a respawned agent finds its own work in place: leave the traffic alone
+    if (inForce && isDeepStrictEqual(inForce, profile)) {
+      const state = await readKernelState(ctx);
+      if (alreadyApplied(plan(profile, state), state)) {
+        ctx.say(`applied profile ${profile.name}`);
+        return profile;
+      }
+    }
+    const error = await applyProfile(profile, inForce, ctx);
+    if (error) return reject(ctx, [error], inForce);
+  } catch (e) {
+    return reject(ctx, [(e as Error).message], inForce);
+  }
+  await mkdir(join(ctx.root, FILES.run), { recursive: true });
+  await writeFile(join(ctx.root, FILES.current), JSON.stringify(profile, null, 2) + '\n');
+  ctx.say(`applied profile ${profile.name}`);
+  return profile;
+}
+
+/** Says why a profile is not used; what was in force stays in force. */
+function reject(ctx: Context, errors: string[], inForce: Profile | null): Profile | null {
+  ctx.say(`rejected profile: ${errors.join('; ')}`);
+  return inForce;
+}

@@ -1,0 +1,26 @@
+// Where the agent finds things in the image. Tools are always called by full path: busybox's own
+// `ip` and `tc` applets shadow iproute2's in shells, and lack bridges and netem.
+export const BIN = {
+  ip: '/sbin/ip',
+  tc: '/sbin/tc',
+  nft: '/usr/sbin/nft',
+  ethtool: '/sbin/ethtool',
+  busybox: '/bin/busybox',
+} as const;
+
+/** Files the agent reads and writes, relative to the root it runs under ("/" in the image, a temp dir in tests). */
+export const FILES = {
+  cmdline: 'proc/cmdline',
+  fwCfg: 'sys/firmware/qemu_fw_cfg/by_name/opt/picowire/profile.json/raw',
+  baked: 'etc/picowire/profile.json',
+  pins: 'etc/picowire/ports.json',
+  net: 'sys/class/net',
+  ipv6Conf: 'proc/sys/net/ipv6/conf',
+  run: 'run/picowire',
+  configMount: 'run/picowire/config',
+  current: 'run/picowire/current.json',
+} as const;
+
+/** The label of the FAT partition a user edits from any laptop. */
+export const CONFIG_LABEL = 'PICOWIRE';
+export const BRIDGE = 'br0';

@@ -1,0 +1,155 @@
+// The two bridge ports. The first two NICs in PCI order become `a` and `b` (unless
+// /etc/picowire/ports.json pins them by MAC), join bridge br0 with no STP, no forwarding delay,
+// no multicast snooping and no addresses: a transparent wire. Offloads are turned off on them,
+// since GRO/TSO super-packets would make loss and rate act on 64 KB lumps instead of frames.
+// A third NIC, if any, is for management: it gets an address from DHCP in the background.
+import { readdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { firstLines, type Launcher, type Runner } from './exec.ts';
+import { BIN, BRIDGE, FILES } from './paths.ts';
+import { PORTS } from './plan.ts';
+
+/** A network interface backed by a device (virtual ones such as lo and br0 are not NICs). */
+export interface Nic {
+  name: string;
+  mac: string;
+  /** the device's sysfs path, whose order is the PCI order */
+  device: string;
+}
+
+export interface PortChoice {
+  a: Nic;
+  b: Nic;
+  management: Nic[];
+}
+
+type Pins = Partial<Record<'a' | 'b', string>>;
+
+interface Context {
+  root: string;
+  run: Runner;
+  launch: Launcher;
+  say: (line: string) => void;
+}
+
+/** The NICs present now, in PCI order. */
+export async function listNics(root: string): Promise<Nic[]> {
+  const dir = join(root, FILES.net);
+  const nics: Nic[] = [];
+  for (const name of await readdir(dir).catch(() => [])) {
+    const device = await realpath(join(dir, name, 'device')).catch(() => undefined);
+    if (!device) continue;
+    const mac = (await readFile(join(dir, name, 'address'), 'utf8').catch(() => '')).trim().toLowerCase();
+    nics.push({ name, mac, device });
+  }
+  return nics.sort((x, y) => (x.device < y.device ? -1 : x.device > y.device ? 1 : 0));
+}
+
+/** Which NIC is a, which is b and which are for management; a string says why no choice is possible yet. */
+export function choosePorts(nics: Nic[], pins: Pins): PortChoice | string {
+  const taken = new Set<Nic>();
+  const chosen: Partial<Record<'a' | 'b', Nic>> = {};
+  for (const port of PORTS) {
+    const mac = pins[port]?.toLowerCase();
+    if (!mac) continue;
+    const nic = nics.find((n) => n.mac === mac);
+    if (!nic) return `port ${port} is pinned to ${mac} in /${FILES.pins}, and no NIC has that MAC (NICs: ${describe(nics)})`;
+    chosen[port] = nic;
+    taken.add(nic);
+  }
+  const free = nics.filter((n) => !taken.has(n));
+  for (const port of PORTS) {
+    if (chosen[port]) continue;
+    const nic = free.shift();
+    if (!nic) return `need two NICs for ports a and b, found ${nics.length} (${describe(nics) || 'none'})`;
+    chosen[port] = nic;
+    taken.add(nic);
+  }
+  return { a: chosen.a!, b: chosen.b!, management: nics.filter((n) => !taken.has(n)) };
+}
+
+/** `ip -batch` lines that rename the ports, build the bridge and bring everything up; idempotent when run again. */
+export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: boolean): string[] {
+  const lines: string[] = [];
+  for (const port of PORTS) {
+    const nic = choice[port];
+    if (nic.name === port) continue;
+    // another NIC holding the name (pins changed) steps aside first
+    const holder = nics.find((n) => n.name === port && n !== nic);
+    if (holder) lines.push(`link set dev ${port} down`, `link set dev ${port} name old-${port}`);
+    lines.push(`link set dev ${nic.name} down`, `link set dev ${nic.name} name ${port}`);
+  }
+  if (!bridgeExists) lines.push(`link add name ${BRIDGE} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`);
+  for (const port of PORTS) lines.push(`link set dev ${port} master ${BRIDGE}`);
+  for (const port of PORTS) lines.push(`link set dev ${port} up`);
+  lines.push(`link set dev ${BRIDGE} up`);
+  for (const nic of choice.management) lines.push(`link set dev ${nic.name} up`);
+  return lines;
+}
+
+/** Waits for two NICs, then makes them the bridge ports; returns the choice made. */
+export async function setupPorts(ctx: Context): Promise<PortChoice> {
+  const pins = await readPins(ctx);
+  let choice: PortChoice | string;
+  let nics: Nic[];
+  const started = Date.now();
+  let told = false;
+  // NICs on USB or slow buses may appear after the agent starts
+  for (;;) {
+    nics = await listNics(ctx.root);
+    choice = choosePorts(nics, pins);
+    if (typeof choice !== 'string') break;
+    if (!told && Date.now() - started > 2000) {
+      ctx.say(`waiting: ${choice}`);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  ctx.say(`ports: a=${choice.a.name} (${choice.a.mac}) b=${choice.b.name} (${choice.b.mac})${choice.management.length ? ` management: ${describe(choice.management)}` : ''}`);
+  // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
+  await Promise.all(
+    ['default', choice.a.name, choice.b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),
+  );
+  const bridgeExists = existsSync(join(ctx.root, FILES.net, BRIDGE));
+  const ip = await ctx.run(BIN.ip, ['-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
+  if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
+  await Promise.all([
+    ...PORTS.map(async (port) => {
+      const r = await ctx.run(BIN.ethtool, ['-K', port, 'gro', 'off', 'gso', 'off', 'tso', 'off', 'lro', 'off']);
+      if (r.code !== 0) ctx.say(`warning: offloads on ${port} may stay on: ${firstLines(r.stderr)}`);
+    }),
+    ...choice.management.map((nic) => startDhcp(ctx, nic.name)),
+  ]);
+  return choice;
+}
+
+/** Pins from /etc/picowire/ports.json ({"a": "<MAC>", "b": "<MAC>"}); a broken file is reported and ignored. */
+async function readPins(ctx: Context): Promise<Pins> {
+  const text = await readFile(join(ctx.root, FILES.pins), 'utf8').catch(() => undefined);
+  if (text === undefined) return {};
+  try {
+    const pins = JSON.parse(text) as unknown;
+    const mac = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+    const ok =
+      typeof pins === 'object' && pins !== null && Object.entries(pins).every(([k, v]) => (k === 'a' || k === 'b') && typeof v === 'string' && mac.test(v));
+    if (ok) return pins as Pins;
+    ctx.say(`warning: /${FILES.pins} ignored: it must be {"a": "<MAC>", "b": "<MAC>"} (either may be left out), got ${text.trim().slice(0, 80)}`);
+  } catch (e) {
+    ctx.say(`warning: /${FILES.pins} ignored: not valid JSON: ${(e as Error).message}`);
+  }
+  return {};
+}
+
+/** busybox udhcpc on a management NIC, in the background, once per boot (its pid file says whether it runs). */
+async function startDhcp(ctx: Context, nic: string): Promise<void> {
+  const pidFile = join(ctx.root, FILES.run, `udhcpc.${nic}.pid`);
+  const pid = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
+  if (pid && existsSync(join(ctx.root, 'proc', pid))) return;
+  // -b: go to the background if no lease comes at once; it runs /usr/share/udhcpc/default.script
+  ctx.launch(BIN.busybox, ['udhcpc', '-i', nic, '-b', '-p', pidFile]);
+}
+
+function describe(nics: Nic[]): string {
+  return nics.map((n) => `${n.name} ${n.mac}`).join(', ');
+}

@@ -1,0 +1,33 @@
+// The kernel command line every output boots with, and the quoting each boot loader needs so the
+// line reaches the kernel exactly as the recipe wrote it.
+import { UserError } from '../common/errors.ts';
+
+/** Kernel messages and the console on the screen and on the first serial port; the last one is /dev/console. */
+export const CONSOLES = 'console=tty0 console=ttyS0,115200';
+
+/** The recipe's command line with the consoles in front, unless the recipe chose its own console=. */
+export function kernelCmdline(cmdline: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(cmdline)) {
+    throw new UserError(`kernel command line ${JSON.stringify(cmdline)} contains a control character (newline, tab…); allowed: one line of space-separated parameters`);
+  }
+  const words = splitCmdline(cmdline);
+  const own = words.some((w) => w.startsWith('console='));
+  return (own ? words : [...CONSOLES.split(' '), ...words]).join(' ');
+}
+
+/** Splits a command line into parameters as the kernel does: spaces separate, double quotes group. */
+export function splitCmdline(cmdline: string): string[] {
+  return cmdline.match(/(?:[^\s"]+|"[^"]*"?)+/g) ?? [];
+}
+
+/** One parameter quoted for GRUB's script parser, so `$`, `;`, quotes and braces reach the kernel as written. */
+export function grubWord(word: string): string {
+  if (/^[A-Za-z0-9_.,=/:+@%-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A whole command line quoted for a GRUB `linux` line. */
+export function grubCmdline(cmdline: string): string {
+  return splitCmdline(cmdline).map(grubWord).join(' ');
+}

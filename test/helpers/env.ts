@@ -1,0 +1,37 @@
+// Tests that need root, QEMU or a built image: they run for real where they can, say why they skip
+// where they cannot, and fail instead of skipping in CI, where everything they need is installed.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import test, { type TestFn } from 'ava';
+import { missingTools } from '../../src/builder/hosttools.ts';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const IMAGES = join(REPO, 'images');
+const inCI = process.env.CI === 'true' || process.env.CI === '1';
+
+type Need = 'root' | 'qemu' | 'image';
+
+/** Why these needs cannot be met here, or undefined when they can. */
+export function unmet(needs: Need[]): string | undefined {
+  const why: string[] = [];
+  if (needs.includes('root') && process.getuid?.() !== 0) why.push('needs root (tap devices and network namespaces)');
+  if (needs.includes('qemu')) {
+    const missing = missingTools(['test']);
+    if (missing.length) why.push(`needs ${missing.map((t) => t.pkg).join(', ')} (run \`make host-tools\`)`);
+  }
+  if (needs.includes('image') && !existsSync(join(IMAGES, 'default.iso'))) why.push('needs images/default.iso (run `make`)');
+  return why.length ? why.join('; ') : undefined;
+}
+
+type Impl = Parameters<TestFn>[1];
+
+/** A serial test that runs when its needs are met; otherwise it is skipped saying why (and fails in CI). */
+export function testNeeding(needs: Need[], title: string, impl: Impl): void {
+  const why = unmet(needs);
+  if (!why) test.serial(title, impl);
+  else if (inCI) test.serial(title, (t) => t.fail(`cannot run in CI: ${why}`));
+  else {
+    console.log(`skipping "${title}": ${why}`);
+    test.serial.skip(title, impl);
+  }
+}
