@@ -88,7 +88,7 @@ export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: bool
   return lines;
 }
 
-/** Waits for two NICs, then makes them the bridge ports; returns the choice made. */
+/** Waits for two NICs, then makes them the bridge ports; returns the choice made. `-force`: a line that fails (say, a port already enslaved elsewhere) does not stop the rest. */
 export async function setupPorts(ctx: Context): Promise<PortChoice> {
   const pins = await readPins(ctx);
   let choice: PortChoice | string;
@@ -112,7 +112,7 @@ export async function setupPorts(ctx: Context): Promise<PortChoice> {
     ['default', choice.a.name, choice.b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),
   );
   const bridgeExists = existsSync(join(ctx.root, FILES.net, BRIDGE));
-  const ip = await ctx.run(BIN.ip, ['-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
+  const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
   await Promise.all([
     ...PORTS.map(async (port) => {

@@ -38,7 +38,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   const bundle = await stage('bundle agent', () => bundleAgent({ nodeMajor }));
   const buildId = `${recipe.name}-${opts.epoch}`;
   const rootfs = await stage('assemble root filesystem', () =>
-    assembleRootfs(recipe, fetched, { bundle }, { overlaysDir: join(opts.repoDir, 'overlays'), version: opts.version, buildId }),
+    assembleRootfs(recipe, fetched, { bundle }, { overlaysDir: join(opts.repoDir, 'overlays/rootfs'), version: opts.version, buildId }),
   );
 
   await mkdir(opts.outDir, { recursive: true });

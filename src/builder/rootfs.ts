@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../common/errors.ts';
 import { libraryClosure, readElf } from './elf.ts';
-import { FEATURES } from './features.ts';
+import { FEATURES, type Feature } from './features.ts';
 import type { FetchedInputs } from './fetch/index.ts';
 import { moduleClosure } from './kmods.ts';
 import { overlayEntries } from './overlays.ts';
@@ -94,7 +94,7 @@ async function kernelParts(recipe: Recipe, root: string) {
   const modulesDir = join(root, 'lib/modules', kernelVersion);
   // Debian's kernel package ships no modules.dep (its postinst runs depmod): make it once, in the cache
   if (!existsSync(join(modulesDir, 'modules.dep'))) await execa('depmod', ['-b', root, kernelVersion]);
-  const wantedModules = [...recipe.features.flatMap((f) => FEATURES[f]), ...recipe.modules];
+  const wantedModules = [...recipe.features.flatMap((f) => FEATURES[f as Feature]), ...recipe.modules];
   const closure = await moduleClosure(modulesDir, wantedModules);
   const moduleEntries: Entry[] = closure.files.map((file) => ({
     type: 'file',

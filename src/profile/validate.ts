@@ -1,8 +1,10 @@
 // Checks a profile completely: its structure against the schema, then what the schema cannot say
 // (units, ranges, names, rules naming pipes that exist). Every problem is reported, one line each,
 // as `profile.path: what is wrong; allowed: ...`, so a user fixes a profile in one round.
-import { checker, pointerToPath, show, type Checked } from '../common/schema.ts';
-import { ProfileSchema, type Pipe, type Profile } from './schema.ts';
+import type { ErrorObject } from 'ajv';
+import { describeErrors, pointerToPath, show, type Checked } from '../common/schema.ts';
+import type { Pipe, Profile } from './schema.ts';
+import validateSchema from './profile-validator.gen.ts';
 import { parseBandwidth, parseDuration, parseQueue } from './units.ts';
 
 const ROOT = 'profile';
@@ -34,7 +36,12 @@ export interface ResolvedPipe {
   queue?: { packets: number } | { bytes: number };
 }
 
-const checkStructure = checker(ProfileSchema, ROOT);
+/** What checker(ProfileSchema) from src/common/schema.ts does, with the validator compiled ahead of time (see compile.ts). */
+function checkStructure(value: unknown): Checked<Profile> {
+  const copy = structuredClone(value); // defaults are filled in; the caller's object stays as it was
+  if (validateSchema(copy)) return { ok: true, value: copy as Profile };
+  return { ok: false, errors: describeErrors((validateSchema as { errors?: ErrorObject[] }).errors ?? [], copy, ROOT) };
+}
 
 /** Checks any value as a profile and returns it with defaults filled in, or every error found. */
 export function validateProfile(value: unknown): Checked<Profile> {
@@ -95,9 +102,9 @@ function pipeErrors(pipe: Record<string, unknown>, at: string): string[] {
   field('delay', parseDuration, (us) => outside(us, LIMITS.delay, 'µs', 'from 0 to 10 s'));
   field('queue', parseQueue, (q) =>
     'packets' in q
-      ? Number.isInteger(q.packets)
+      ? Number.isInteger(q.packets) // the schema already says a count must be whole
         ? outside(q.packets, LIMITS.queuePackets, 'packets', 'from 1 to 100000 packets')
-        : 'is not a whole number of packets'
+        : undefined
       : outside(q.bytes, LIMITS.queueBytes, 'bytes', 'from 1514 bytes (one full-size frame) to 1GB'),
   );
   if (pipe.queue !== undefined && pipe.bw === undefined) {

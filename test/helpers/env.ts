@@ -2,7 +2,7 @@
 // where they cannot, and fail instead of skipping in CI, where everything they need is installed.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import test, { type TestFn } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { missingTools } from '../../src/builder/hosttools.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -23,7 +23,7 @@ export function unmet(needs: Need[]): string | undefined {
   return why.length ? why.join('; ') : undefined;
 }
 
-type Impl = Parameters<TestFn>[1];
+type Impl = (t: ExecutionContext) => void | Promise<void>;
 
 /** A serial test that runs when its needs are met; otherwise it is skipped saying why (and fails in CI). */
 export function testNeeding(needs: Need[], title: string, impl: Impl): void {

@@ -9,7 +9,7 @@ const deb = (name: string, version: string) => ({ name, version, filename: `pool
 
 const LOCK: Lock = {
   lockfileVersion: 1,
-  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], node: '22.x' },
+  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], libraries: [], node: '22.x' },
   kernel: deb('linux-image-6.1.0-50-amd64', '6.1.176-1'),
   packages: [deb('iproute2', '6.1.0-3'), deb('ethtool', '1:6.1-1')],
   libraries: [deb('libc6', '2.36-9'), deb('libmnl0', '1.0.4-3')],
