@@ -8,12 +8,14 @@ export default defineRecipe({
   debian: { suite: 'bookworm' },
   kernel: 'linux-image-amd64',
   packages: ['busybox-static', 'iproute2', 'nftables', 'ethtool'],
+  // of iproute2, the tools the agent runs and the netem delay distributions (ss, arpd, rdma... are left out)
+  only: { iproute2: ['/bin/ip', '/sbin/ip', '/sbin/tc', '/sbin/bridge', '/usr/lib/tc', '/etc/iproute2'] },
   // the official Node.js binary links libstdc++ and libgcc_s
   libraries: ['libstdc++6', 'libgcc-s1'],
   node: { version: '22.x' },
-  features: ['bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'nics-vm', 'nics-pc'],
+  features: ['bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc'],
   // until a profile arrives from the command line, fw_cfg or the config partition: a plain wire
   profile: { name: 'passthrough', pipes: {}, rules: [] },
   outputs: ['iso', 'img', 'qcow2', 'pxe'],
-  compression: 'zstd',
+  compression: 'xz',
 });

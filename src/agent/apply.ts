@@ -21,9 +21,9 @@ export async function readKernelState(ctx: Context): Promise<KernelState> {
   return { qdiscs: all.filter((q) => (PORTS as readonly string[]).includes(q.dev)) };
 }
 
-/** Makes the kernel do what the profile says; on failure restores `previous` and returns the kernel's complaint. */
-export async function applyProfile(profile: Profile, previous: Profile | null, ctx: Context): Promise<string | undefined> {
-  const error = await applyPlan(plan(profile, await readKernelState(ctx)), ctx);
+/** Makes the kernel do what the profile says (planned over `state`, read now if not given); on failure restores `previous` and returns the kernel's complaint. */
+export async function applyProfile(profile: Profile, previous: Profile | null, ctx: Context, state?: KernelState): Promise<string | undefined> {
+  const error = await applyPlan(plan(profile, state ?? (await readKernelState(ctx))), ctx);
   if (!error) return undefined;
   const undo = await applyPlan(plan(previous, await readKernelState(ctx)), ctx);
   return undo ? `${error}; restoring the previous profile failed too: ${undo}` : error;

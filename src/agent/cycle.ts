@@ -11,6 +11,7 @@ import type { Runner } from './exec.ts';
 import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
 import { findProfile, type Found } from './sources.ts';
+import type { KernelState } from './plan.ts';
 
 export interface Context {
   root: string;
@@ -27,9 +28,9 @@ export async function readCurrent(root: string): Promise<Profile | null> {
   }
 }
 
-/** Reads the sources and puts their profile in force; returns the profile in force afterwards. */
-export async function refresh(ctx: Context, inForce: Profile | null, found?: Found): Promise<Profile | null> {
-  found ??= await findProfile({ ...ctx, warn: (line) => ctx.say(`warning: ${line}`) });
+/** Reads the sources (unless given what they hold) and puts their profile in force; returns the profile in force afterwards. */
+export async function refresh(ctx: Context, inForce: Profile | null, given: { found?: Found; state?: KernelState } = {}): Promise<Profile | null> {
+  const found = given.found ?? (await findProfile({ ...ctx, warn: (line) => ctx.say(`warning: ${line}`) }));
   ctx.say(`profile from ${found.source}`);
   if ('error' in found) return reject(ctx, [found.error], inForce);
   const checked = validateProfile(found.value);
@@ -37,14 +38,12 @@ export async function refresh(ctx: Context, inForce: Profile | null, found?: Fou
   const profile = checked.value;
   try {
     // a respawned agent finds its own work in place: leave the traffic alone
-    if (inForce && isDeepStrictEqual(inForce, profile)) {
-      const state = await readKernelState(ctx);
-      if (alreadyApplied(plan(profile, state), state)) {
-        ctx.say(`applied profile ${profile.name}`);
-        return profile;
-      }
+    const state = given.state ?? (await readKernelState(ctx));
+    if (inForce && isDeepStrictEqual(inForce, profile) && alreadyApplied(plan(profile, state), state)) {
+      ctx.say(`applied profile ${profile.name}`);
+      return profile;
     }
-    const error = await applyProfile(profile, inForce, ctx);
+    const error = await applyProfile(profile, inForce, ctx, state);
     if (error) return reject(ctx, [error], inForce);
   } catch (e) {
     return reject(ctx, [(e as Error).message], inForce);

@@ -11,9 +11,19 @@ export interface Result {
 /** The seam tests replace: run a command with optional stdin. */
 export type Runner = (cmd: string, args: readonly string[], opts?: { input?: string }) => Promise<Result>;
 
-/** Runs a command to completion; a command that cannot start reports code 127 and why. */
+const trace = process.env.PICOWIRE_TRACE ? (line: string) => process.stderr.write(`picowire: trace: ${line}\n`) : undefined;
+
+/** Runs a command to completion; a command that cannot start reports code 127 and why. PICOWIRE_TRACE=1 times each on stderr. */
 export const run: Runner = (cmd, args, opts) =>
-  new Promise((resolve) => {
+  new Promise((done) => {
+    const started = performance.now();
+    let settled = false; // a command that cannot start reports both 'error' and 'close'
+    const resolve = (r: Result) => {
+      if (settled) return;
+      settled = true;
+      trace?.(`${Math.round(started)} ms: ${cmd} ${args.join(' ')} → ${r.code} in ${Math.round(performance.now() - started)} ms`);
+      done(r);
+    };
     const child = spawn(cmd, args, { stdio: [opts?.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

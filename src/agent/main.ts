@@ -1,7 +1,7 @@
 // The on-boot agent (bundled to /opt/picowire/agent.mjs; busybox init respawns it if it exits).
 // Until a good profile is in force the bridge does not forward. Then it stays up: SIGHUP makes it
 // read the sources again.
-import { applyNft } from './apply.ts';
+import { applyNft, readKernelState } from './apply.ts';
 import { refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run } from './exec.ts';
 import { plan } from './plan.ts';
@@ -14,17 +14,16 @@ const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
 async function main(): Promise<void> {
   // PICOWIRE_ROOT: a directory standing in for /, for measuring and testing the agent off the image
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, say };
+  // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on
+  // each other side by side. The sources and the qdisc state need nothing from the ports (before the
+  // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
+  const found = findProfile({ ...ctx, warn: (line) => say(`warning: ${line}`) });
+  const state = readKernelState(ctx);
   let inForce = await readCurrent(ctx.root);
-  if (!inForce) {
-    // before the ports come up: nothing crosses the wire until a profile is in force
-    const error = await applyNft(plan(null, { qdiscs: [] }).nft, ctx);
-    if (error) say(`warning: cannot close the bridge: ${error}`);
-  }
-  const [, found] = await Promise.all([
-    setupPorts({ ...ctx, launch }),
-    findProfile({ ...ctx, warn: (line) => say(`warning: ${line}`) }),
-  ]);
-  inForce = await refresh(ctx, inForce, found);
+  // nothing crosses the wire until a profile is in force: the ports come up after this
+  const closed = inForce ? Promise.resolve() : applyNft(plan(null, { qdiscs: [] }).nft, ctx).then((error) => error && say(`warning: cannot close the bridge: ${error}`));
+  await setupPorts({ ...ctx, launch, closed });
+  inForce = await refresh(ctx, inForce, { found: await found, state: await state.catch(() => undefined) });
   say(`ready ${Math.round(performance.now())} ms after node started`);
 
   // one refresh at a time; a SIGHUP during one asks for another after it

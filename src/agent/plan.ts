@@ -24,6 +24,14 @@
 // lets the inner netem's limit be exactly the bottleneck queue: the delay line lives in the outer
 // netem, whose limit only has to be big enough never to drop (see delayLinePackets).
 // netem counts its limit in packets, so a queue given in bytes becomes that many full-size frames.
+// In the VM (QEMU TCG, this example profile: up 256Kbit/s 20ms, down 4Mbit/s 5ms) ping RTT was
+// 29.2 ms for 98-byte frames and 60.9 ms for 1042-byte ones; the formula gives 28.3 and 59.6 ms,
+// and the lab's fixed overhead is ~1 ms. TCP goodput was 244 and 3810 kbit/s (L2 ceilings 245, 3826).
+// The kernel logs "htb: netem qdisc 10: is non-work-conserving?" once per pipe: netem holds packets
+// back on purpose; HTB then serves the other classes and netem's timer wakes the root again.
+//
+// A pipe that rules from both ports use gets one instance per egress port: each direction is its
+// own link (full duplex), where dummynet would make the two directions share one pipe.
 import type { Port, Profile } from '../profile/schema.ts';
 import { resolvePipe, type ResolvedPipe } from '../profile/validate.ts';
 

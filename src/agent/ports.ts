@@ -72,13 +72,19 @@ export function choosePorts(nics: Nic[], pins: Pins): PortChoice | string {
 /** `ip -batch` lines that rename the ports, build the bridge and bring everything up; idempotent when run again. */
 export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: boolean): string[] {
   const lines: string[] = [];
+  const named = new Map(nics.map((n) => [n, n.name])); // names as the renames so far leave them
   for (const port of PORTS) {
     const nic = choice[port];
-    if (nic.name === port) continue;
+    const name = named.get(nic) ?? nic.name;
+    if (name === port) continue;
     // another NIC holding the name (pins changed) steps aside first
-    const holder = nics.find((n) => n.name === port && n !== nic);
-    if (holder) lines.push(`link set dev ${port} down`, `link set dev ${port} name old-${port}`);
-    lines.push(`link set dev ${nic.name} down`, `link set dev ${nic.name} name ${port}`);
+    const holder = [...named].find(([n, current]) => current === port && n !== nic)?.[0];
+    if (holder) {
+      lines.push(`link set dev ${port} down`, `link set dev ${port} name old-${port}`);
+      named.set(holder, `old-${port}`);
+    }
+    lines.push(`link set dev ${name} down`, `link set dev ${name} name ${port}`);
+    named.set(nic, port);
   }
   if (!bridgeExists) lines.push(`link add name ${BRIDGE} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`);
   for (const port of PORTS) lines.push(`link set dev ${port} master ${BRIDGE}`);
@@ -88,8 +94,8 @@ export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: bool
   return lines;
 }
 
-/** Waits for two NICs, then makes them the bridge ports; returns the choice made. `-force`: a line that fails (say, a port already enslaved elsewhere) does not stop the rest. */
-export async function setupPorts(ctx: Context): Promise<PortChoice> {
+/** Waits for two NICs, then makes them the bridge ports once `closed` says the bridge forwards nothing; returns the choice made. */
+export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): Promise<PortChoice> {
   const pins = await readPins(ctx);
   let choice: PortChoice | string;
   let nics: Nic[];
@@ -106,21 +112,23 @@ export async function setupPorts(ctx: Context): Promise<PortChoice> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  ctx.say(`ports: a=${choice.a.name} (${choice.a.mac}) b=${choice.b.name} (${choice.b.mac})${choice.management.length ? ` management: ${describe(choice.management)}` : ''}`);
+  const { a, b, management } = choice;
+  ctx.say(`ports: a=${a.name} (${a.mac}) b=${b.name} (${b.mac})${management.length ? ` management: ${describe(management)}` : ''}`);
+  // offloads by the NICs' present names, while the bridge is being closed (each tool takes ~0.1-0.2 s under TCG);
   // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
-  await Promise.all(
-    ['default', choice.a.name, choice.b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),
-  );
+  await Promise.all([
+    ...[a, b].map(async (nic) => {
+      const r = await ctx.run(BIN.ethtool, ['-K', nic.name, 'gro', 'off', 'gso', 'off', 'tso', 'off', 'lro', 'off']);
+      if (r.code !== 0) ctx.say(`warning: offloads on ${nic.name} may stay on: ${firstLines(r.stderr)}`);
+    }),
+    ...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),
+    ctx.closed,
+  ]);
+  // -force: a line that fails (say, a port already enslaved) does not stop the rest
   const bridgeExists = existsSync(join(ctx.root, FILES.net, BRIDGE));
   const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
-  await Promise.all([
-    ...PORTS.map(async (port) => {
-      const r = await ctx.run(BIN.ethtool, ['-K', port, 'gro', 'off', 'gso', 'off', 'tso', 'off', 'lro', 'off']);
-      if (r.code !== 0) ctx.say(`warning: offloads on ${port} may stay on: ${firstLines(r.stderr)}`);
-    }),
-    ...choice.management.map((nic) => startDhcp(ctx, nic.name)),
-  ]);
+  await Promise.all(management.map((nic) => startDhcp(ctx, nic.name)));
   return choice;
 }
 

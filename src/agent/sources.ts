@@ -53,14 +53,14 @@ async function fromFwCfg(ctx: Context): Promise<Found | undefined> {
   return text === undefined ? undefined : parse('QEMU fw_cfg opt/picowire/profile.json', text);
 }
 
-/** profile.json on the PICOWIRE partition, mounted read-only just long enough to read it. */
+/** profile.json on the PICOWIRE partition, mounted read-only just long enough to read it (iocharset=utf8: Debian's default, ascii, is a module the image need not carry). */
 async function fromConfigPartition(ctx: Context): Promise<Found | undefined> {
   const findfs = await ctx.run(BIN.busybox, ['findfs', `LABEL=${CONFIG_LABEL}`]);
   const device = findfs.stdout.trim();
   if (findfs.code !== 0 || !device) return undefined;
   const dir = join(ctx.root, FILES.configMount);
   await mkdir(dir, { recursive: true });
-  const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', 'ro,nodev,nosuid,noexec', device, dir]);
+  const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', 'ro,nodev,nosuid,noexec,iocharset=utf8', device, dir]);
   if (mount.code !== 0) {
     ctx.warn(`cannot mount the ${CONFIG_LABEL} partition ${device}: ${firstLines(mount.stderr)}`);
     return undefined;

@@ -38,7 +38,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   const bundle = await stage('bundle agent', () => bundleAgent({ nodeMajor }));
   const buildId = `${recipe.name}-${opts.epoch}`;
   const rootfs = await stage('assemble root filesystem', () =>
-    assembleRootfs(recipe, fetched, { bundle }, { overlaysDir: join(opts.repoDir, 'overlays/rootfs'), version: opts.version, buildId }),
+    assembleRootfs(recipe, fetched, { bundle }, { overlaysDir: join(opts.repoDir, 'overlays/rootfs'), version: opts.version, buildId, epoch: opts.epoch }),
   );
 
   await mkdir(opts.outDir, { recursive: true });
@@ -49,7 +49,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
       writeInitramfs(
         [
           { name: 'modules', entries: rootfs.modules },
-          { name: 'node', entries: rootfs.node },
+          { name: 'node', entries: rootfs.node, compressed: false },
           { name: 'base', entries: rootfs.base },
         ],
         { compression: recipe.compression, epoch: opts.epoch, cacheDir: opts.cacheDir, out: initrd, log: log.info },

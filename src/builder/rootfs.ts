@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../common/errors.ts';
 import { libraryClosure, readElf } from './elf.ts';
-import { FEATURES, type Feature } from './features.ts';
+import { FEATURES, HARDWARE_FEATURES, type Feature } from './features.ts';
 import type { FetchedInputs } from './fetch/index.ts';
-import { moduleClosure } from './kmods.ts';
+import { moduleClosure, moduleName, type ModuleClosure } from './kmods.ts';
 import { overlayEntries } from './overlays.ts';
 import type { Recipe } from './recipe.ts';
-import { treeEntries } from './tree.ts';
+import { nodeSquashfs } from './squashfs.ts';
+import { stripped } from './strip.ts';
+import { treeEntries, wanted } from './tree.ts';
 import type { Entry } from './types.ts';
 
 export interface Rootfs {
@@ -19,7 +21,7 @@ export interface Rootfs {
   base: Entry[];
   /** /lib/modules/<version>/…: the closure of the features' modules */
   modules: Entry[];
-  /** /usr/bin/node */
+  /** the Node runtime's squashfs (already compressed: its cpio is not compressed again) */
   node: Entry[];
   kernelVersion: string;
   /** host path of the kernel image */
@@ -27,6 +29,9 @@ export interface Rootfs {
   /** module names in load order, for the manifest */
   moduleOrder: string[];
 }
+
+/** where the Node runtime's squashfs sits in the image; rcS mounts it on /opt/node */
+export const NODE_IMAGE = '/usr/lib/picowire/node.squashfs';
 
 /** iproute2 and friends must win over busybox's applets of the same name (DESIGN.md: applet precedence). */
 const APPLETS_LEFT_OUT = new Set(['ip', 'tc', 'bridge', 'ss', 'nft', 'ethtool', 'ipaddr', 'iplink', 'iproute', 'iprule', 'ipneigh', 'iptunnel', 'linuxrc']);
@@ -36,30 +41,38 @@ export async function assembleRootfs(
   recipe: Recipe,
   fetched: FetchedInputs,
   agent: { bundle: Buffer },
-  opts: { overlaysDir: string; version: string; buildId: string },
+  opts: { overlaysDir: string; version: string; buildId: string; epoch: number },
 ): Promise<Rootfs> {
-  const { kernelVersion, kernel, moduleEntries, order } = await kernelParts(recipe, fetched.kernel.root);
+  const { kernelVersion, kernel, moduleEntries, order, bootModules } = await kernelParts(recipe, fetched.kernel.root);
 
-  const packageEntries = (await Promise.all(fetched.packages.map((p) => treeEntries(p.root)))).flat();
+  for (const name of Object.keys(recipe.only)) {
+    if (!recipe.packages.includes(name)) throw new UserError(`recipe.only.${name}: "${name}" is not one of recipe.packages (${recipe.packages.join(', ')})`);
+  }
+  const packageEntries = (await Promise.all(fetched.packages.map((p) => treeEntries(p.root, selector(recipe.only[p.package]))))).flat();
   const busybox = await busyboxLinks(fetched, new Set(packageEntries.map((e) => e.path)));
-  const nodeEntry: Entry = { type: 'file', path: '/usr/bin/node', mode: 0o755, source: fetched.node.binary };
+  const node = await stripped(fetched.node.binary);
+  const nodeImage = await nodeSquashfs(node, recipe.compression, opts.epoch);
+  const nodeEntries: Entry[] = [
+    { type: 'file', path: NODE_IMAGE, mode: 0o644, source: nodeImage },
+    { type: 'symlink', path: '/usr/bin/node', target: '/opt/node/bin/node' },
+  ];
 
   // shared libraries come from the binaries' ELF headers, searched in every fetched package
-  const binaries = await elfFiles([...packageEntries, nodeEntry]);
+  const binaries = await elfFiles([...packageEntries, { type: 'file', path: '/usr/bin/node', mode: 0o755, source: node }]);
   const roots = [...fetched.packages, ...fetched.libraries].map((p) => ({ root: p.root }));
   const libs = (await libraryClosure(binaries, roots)).map(({ path, file }) => ({ path, file }));
   const libEntries: Entry[] = libs.map(({ path, file }) => ({ type: 'file', path, mode: 0o755, source: file }));
 
-  const context = { recipe, kernelVersion, modules: order, version: opts.version, buildId: opts.buildId };
+  const context = { recipe, kernelVersion, modules: bootModules, version: opts.version, buildId: opts.buildId };
   const config: Entry[] = [
     { type: 'file', path: '/etc/picowire/profile.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.profile, null, 2) + '\n') },
     { type: 'file', path: '/etc/picowire/ports.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.ports) + '\n') },
-    { type: 'file', path: '/etc/picowire/modules.order', mode: 0o644, data: Buffer.from(order.map((m) => m + '\n').join('')) },
+    { type: 'file', path: '/etc/picowire/modules.boot', mode: 0o644, data: Buffer.from(bootModules.join('\n') + '\n') },
     { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: agent.bundle },
   ];
 
   const base = layer(skeleton(), packageEntries, busybox, libEntries, config, await overlayEntries(opts.overlaysDir, context));
-  return { base, modules: moduleEntries, node: [nodeEntry], kernelVersion, kernel, moduleOrder: order.map((m) => m.replace(/^.*\//, '').replace(/\.ko$/, '')) };
+  return { base, modules: moduleEntries, node: nodeEntries, kernelVersion, kernel, moduleOrder: order };
 }
 
 /** The directories and device node the kernel and init expect before anything is mounted. */
@@ -86,7 +99,7 @@ export function layer(...lists: Entry[][]): Entry[] {
   return [...byPath.values()];
 }
 
-/** The kernel image, its version and the closure of the modules the recipe's features need. */
+/** The kernel image, its version, the closure of the features' modules, and the module indexes busybox's modprobe reads. */
 async function kernelParts(recipe: Recipe, root: string) {
   const versions = await readdir(join(root, 'lib/modules'));
   if (versions.length !== 1) throw new UserError(`kernel package holds ${versions.length} module trees (${versions.join(', ')}); expected one`);
@@ -94,18 +107,39 @@ async function kernelParts(recipe: Recipe, root: string) {
   const modulesDir = join(root, 'lib/modules', kernelVersion);
   // Debian's kernel package ships no modules.dep (its postinst runs depmod): make it once, in the cache
   if (!existsSync(join(modulesDir, 'modules.dep'))) await execa('depmod', ['-b', root, kernelVersion]);
-  const wantedModules = [...recipe.features.flatMap((f) => FEATURES[f as Feature]), ...recipe.modules];
-  const closure = await moduleClosure(modulesDir, wantedModules);
-  const moduleEntries: Entry[] = closure.files.map((file) => ({
-    type: 'file',
-    path: `/lib/modules/${kernelVersion}/${file}`,
-    mode: 0o644,
-    source: join(modulesDir, file),
-  }));
-  // the load order names files relative to the module tree, as rcS reads it
-  const fileOf = new Map(closure.files.map((f) => [f.replace(/^.*\//, '').replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_'), f]));
-  const order = closure.order.map((name) => fileOf.get(name.replace(/-/g, '_')) ?? name);
-  return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order };
+  const features = recipe.features as Feature[];
+  // squashfs and loop carry the Node runtime (src/builder/squashfs.ts), whatever the features
+  const always = ['squashfs', 'loop', ...features.filter((f) => !HARDWARE_FEATURES.has(f)).flatMap((f) => FEATURES[f]), ...recipe.modules];
+  const hardware = features.filter((f) => HARDWARE_FEATURES.has(f)).flatMap((f) => FEATURES[f]);
+  const closure = await moduleClosure(modulesDir, [...always, ...hardware]);
+  // loaded at every boot, in dependency order (softdeps included); drivers load by modalias instead
+  const boot = await moduleClosure(modulesDir, always);
+  const dir = `/lib/modules/${kernelVersion}`;
+  const moduleEntries: Entry[] = [
+    ...closure.files.map((file): Entry => ({ type: 'file', path: `${dir}/${file}`, mode: 0o644, source: join(modulesDir, file) })),
+    ...(await moduleIndexes(modulesDir, closure)).map(([name, text]): Entry => ({ type: 'file', path: `${dir}/${name}`, mode: 0o644, data: Buffer.from(text) })),
+  ];
+  return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order: closure.order, bootModules: boot.order };
+}
+
+/** modules.dep and modules.alias cut down to the modules in the image, so modprobe and the kernel's autoload find only what is there. */
+async function moduleIndexes(modulesDir: string, closure: ModuleClosure): Promise<[string, string][]> {
+  const files = new Set(closure.files);
+  const names = new Set(closure.order.map(moduleName));
+  const dep = (await readFile(join(modulesDir, 'modules.dep'), 'utf8')).split('\n').filter((l) => files.has(l.split(':')[0]!));
+  const alias = (await readFile(join(modulesDir, 'modules.alias'), 'utf8'))
+    .split('\n')
+    .filter((l) => l.startsWith('alias ') && names.has(moduleName(l.split(' ').at(-1)!)));
+  return [
+    ['modules.dep', dep.join('\n') + '\n'],
+    ['modules.alias', alias.join('\n') + '\n'],
+  ];
+}
+
+/** Which paths of a package go into the image: all wanted ones, or only those under the listed paths (and their parent folders). */
+function selector(only: string[] | undefined): (path: string) => boolean {
+  if (!only) return wanted;
+  return (path) => wanted(path) && only.some((o) => path === o || path.startsWith(o + '/') || o.startsWith(path + '/'));
 }
 
 /** Symlinks for busybox's applets at the paths busybox names, except where a package or iproute2 must win. */

@@ -155,10 +155,10 @@ async function prepare(opts: BootOptions, tmp: string): Promise<void> {
 /** Boots the image as the mode says; resolves once QEMU has started (not booted: use waitFor). */
 export async function boot(opts: BootOptions): Promise<Vm> {
   if (!BOOT_MODES.includes(opts.mode)) throw new UserError(`boot mode "${opts.mode}" is not allowed; allowed: ${BOOT_MODES.join(', ')}`);
-  const support = qemuSupport([opts.mode]);
-  if (!support.ok) throw new UserError(`cannot boot in mode ${opts.mode}: ${support.reason}`);
   checkImage(opts.mode, opts.image);
   if (opts.fwCfgProfileFile !== undefined && !existsSync(opts.fwCfgProfileFile)) throw new UserError(`fw_cfg profile file ${opts.fwCfgProfileFile} does not exist`);
+  const support = qemuSupport([opts.mode]);
+  if (!support.ok) throw new UserError(`cannot boot in mode ${opts.mode}: ${support.reason}`);
   const tmp = await mkdtemp(join(tmpdir(), 'picowire-qemu-'));
   try {
     await prepare(opts, tmp);
@@ -172,7 +172,6 @@ export async function boot(opts: BootOptions): Promise<Vm> {
 
 /** Console text as a person reads it: no terminal escape sequences, no carriage returns. */
 export function readable(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;=?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Z0-9]/g, '').replace(/\r/g, '');
 }
 

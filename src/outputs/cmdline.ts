@@ -7,7 +7,6 @@ export const CONSOLES = 'console=tty0 console=ttyS0,115200';
 
 /** The recipe's command line with the consoles in front, unless the recipe chose its own console=. */
 export function kernelCmdline(cmdline: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(cmdline)) {
     throw new UserError(`kernel command line ${JSON.stringify(cmdline)} contains a control character (newline, tab…); allowed: one line of space-separated parameters`);
   }

@@ -16,6 +16,11 @@ import { bootMarker, isoTimestamp, isoVolumeId, stableGuid, stableSerial } from 
 import { GPT_TYPE } from './gpt.ts';
 import { runTool } from './tools.ts';
 
+/** A host path as a -graft-points pathspec takes it: "=" and backslashes escaped (cache paths may hold base64 "="). */
+export function graftSource(path: string): string {
+  return path.replace(/\\/g, '\\\\').replace(/=/g, '\\=');
+}
+
 export const writeIso: OutputWriter = async (boot, ctx) => {
   const output = 'iso';
   const work = join(ctx.workDir, 'iso');
@@ -53,7 +58,7 @@ export const writeIso: OutputWriter = async (boot, ctx) => {
     '-c', '/boot/grub/boot.cat', '-b', '/boot/grub/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
     // UEFI from CD: the ESP partition is also the El Torito EFI image
     '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot',
-    root, `/boot/vmlinuz=${boot.kernel}`, `/boot/initrd.img=${boot.initrd}`,
+    graftSource(root), `/boot/vmlinuz=${graftSource(boot.kernel)}`, `/boot/initrd.img=${graftSource(boot.initrd)}`,
   ], { epoch: ctx.epoch, output });
   ctx.log.info(`iso: ${out} (${((await stat(out)).size / 2 ** 20).toFixed(1)} MiB)`);
   return [out];

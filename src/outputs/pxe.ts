@@ -35,7 +35,7 @@ hand out boot.ipxe as the boot file. dnsmasq as DHCP and TFTP server:
     --dhcp-boot=tag:!ipxe,undionly.kpxe --dhcp-boot=tag:ipxe,boot.ipxe
 
 (undionly.kpxe chain-loads iPXE on PCs whose firmware speaks only PXE; Debian's
-ipxe package has it in /boot/ipxe/; use ipxe.efi for UEFI PCs.)
+ipxe package has it in /usr/lib/ipxe/, with ipxe.efi for UEFI PCs.)
 
 PXELINUX (syslinux): copy vmlinuz and initrd.img to the TFTP root and add to
 pxelinux.cfg/default:

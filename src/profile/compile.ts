@@ -1,6 +1,6 @@
 // Compiles the profile schema to a standalone validator at development time, so the agent does not
-// compile it on every boot: ajv.compile of this schema took ~45 ms on the host and ~700 ms under
-// QEMU TCG (qemu-x86_64 node), most of the agent's budget. The output is committed;
+// compile it on every boot: ajv.compile of this schema took ~45 ms on the host and 650-760 ms of
+// node under qemu-x86_64 (TCG, like the VM), a large share of the agent's start-up budget. The output is committed;
 // test/profile/compile.test.ts fails when it is stale. Regenerate with `npx tsx src/profile/compile.ts`.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import test, { type TestFn } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { BootArtifacts, OutputContext } from '../../src/builder/types.ts';
 
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
@@ -32,7 +32,7 @@ export function missing(tools: Record<string, string>): string | undefined {
   return absent.length ? `needs ${absent.map(([tool, pkg]) => `${tool} (Debian package ${pkg})`).join(', ')}` : undefined;
 }
 
-type Impl = Parameters<TestFn>[1];
+type Impl = (t: ExecutionContext) => void | Promise<void>;
 
 /** A serial test that runs when `why` is undefined; otherwise skipped saying why, or failed in CI. */
 export function testUnless(why: string | undefined, title: string, impl: Impl): void {

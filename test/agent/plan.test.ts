@@ -1,0 +1,155 @@
+import test from 'ava';
+import { alreadyApplied, delayLinePackets, plan, queuePackets, type KernelState, type TcQdisc } from '../../src/agent/plan.ts';
+import type { Profile } from '../../src/profile/schema.ts';
+import { validateProfile } from '../../src/profile/validate.ts';
+
+/** A profile through validation, as the agent gives it to the planner. */
+const profile = (value: unknown): Profile => {
+  const r = validateProfile(value);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.value;
+};
+
+const wanAsym = profile({
+  name: 'wan-asym',
+  pipes: { up: { bw: '256Kbit/s', delay: '20ms' }, down: { bw: '4Mbit/s', delay: '5ms', plr: 0.01, queue: 50 } },
+  rules: [
+    { from: 'a', pipe: 'up' },
+    { from: 'b', pipe: 'down' },
+  ],
+});
+
+// what the ports have right after boot: the kernel's default root qdiscs
+const fresh: KernelState = {
+  qdiscs: [
+    { dev: 'a', kind: 'pfifo_fast', handle: '0:', root: true },
+    { dev: 'b', kind: 'pfifo_fast', handle: '0:', root: true },
+  ],
+};
+
+/** The qdiscs the kernel would hold after running a plan's tc lines (enough of tc's semantics for these tests). */
+function after(state: KernelState, lines: string[]): KernelState {
+  let qdiscs: TcQdisc[] = [...state.qdiscs];
+  const dropUnder = (dev: string, parent: string) => {
+    for (const q of qdiscs.filter((q) => q.dev === dev && q.parent === parent)) {
+      qdiscs = qdiscs.filter((x) => x !== q);
+      dropUnder(dev, `${q.handle}1`); // a netem's child hangs off class <handle>1
+    }
+  };
+  for (const line of lines) {
+    let m = /^qdisc replace dev (\S+) root handle (\S+) (\S+)/.exec(line);
+    if (m) {
+      qdiscs = qdiscs.filter((q) => q.dev !== m![1]);
+      qdiscs.push({ dev: m[1]!, kind: m[3]!, handle: m[2]!, root: true });
+      continue;
+    }
+    m = /^qdisc replace dev (\S+) parent (\S+) handle (\S+) (\S+)/.exec(line);
+    if (m) {
+      const [, dev, parent, handle, kind] = m as unknown as [string, string, string, string, string];
+      if (!qdiscs.some((q) => q.dev === dev && q.handle === handle)) {
+        dropUnder(dev, parent);
+        qdiscs.push({ dev, kind, handle, parent });
+      }
+      continue;
+    }
+    m = /^qdisc del dev (\S+) (?:root|parent (\S+)) handle (\S+)/.exec(line) ?? /^qdisc del dev (\S+) root()()/.exec(line);
+    if (m) {
+      const gone = qdiscs.find((q) => q.dev === m![1] && (m![3] ? q.handle === m![3] : q.root));
+      qdiscs = qdiscs.filter((q) => q !== gone);
+      if (gone) dropUnder(m[1]!, gone.handle + '1');
+      continue;
+    }
+    m = /^class del dev (\S+) classid (\S+)/.exec(line);
+    if (m) dropUnder(m[1]!, m[2]!);
+  }
+  return { qdiscs };
+}
+
+test('the example profile: delay line then bottleneck on the egress port of each direction, and nft marks by ingress port', (t) => {
+  const p = plan(wanAsym, fresh);
+  t.snapshot(p.tc.join('\n'), 'tc -batch');
+  t.snapshot(p.nft, 'nft -f');
+  t.deepEqual(p.cleanup, []);
+});
+
+test('traffic from a is shaped on b\'s egress by the pipe its rule names', (t) => {
+  const p = plan(wanAsym, fresh);
+  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 20000us limit 16556'));
+  t.true(p.tc.includes('qdisc replace dev b parent 10:1 handle 1010: netem rate 256000bit limit 43'));
+  t.true(p.tc.includes('qdisc replace dev a parent 11:1 handle 1011: netem rate 4000000bit limit 50'));
+  t.false(p.tc.some((l) => l.startsWith('class replace dev a parent 1: classid 1:10 ')), 'the up pipe is not on a');
+  t.regex(p.nft, /iifname "a" meta priority set 1:10 accept\n\t\tiifname "b" meta priority set 1:11 accept/);
+});
+
+test('before any profile the bridge forwards nothing and the ports have only the unshaped class', (t) => {
+  const p = plan(null, fresh);
+  t.snapshot(p.tc.join('\n'), 'tc -batch');
+  t.snapshot(p.nft, 'nft -f');
+  t.regex(p.nft, /policy drop;\n\t}/);
+});
+
+test('a profile without pipes forwards everything unshaped', (t) => {
+  const p = plan(profile({ name: 'passthrough' }), fresh);
+  t.regex(p.nft, /policy accept;\n\t}/);
+  t.is(p.tc.filter((l) => l.includes('netem')).length, 0);
+});
+
+test('planning over the state a plan produced changes qdiscs only in place: no new root, nothing deleted', (t) => {
+  const once = plan(wanAsym, fresh);
+  const state = after(fresh, once.tc);
+  const twice = plan(wanAsym, state);
+  t.false(twice.tc.some((l) => / root /.test(l) || l.startsWith('qdisc del')), twice.tc.join('\n'));
+  t.deepEqual(twice.cleanup, []);
+  t.true(twice.tc.every((l) => l.includes(' replace ')));
+  t.true(alreadyApplied(twice, state));
+  t.false(alreadyApplied(once, fresh));
+});
+
+test('a pipe no rule uses any more is removed after nft stops marking for it, and a pipe that lost its bw loses its bottleneck', (t) => {
+  const before = profile({
+    name: 'three',
+    pipes: { up: { bw: '1Mbit/s', delay: 10 }, down: { bw: '2Mbit/s' }, spare: { delay: 1 } },
+    rules: [
+      { from: 'a', pipe: 'up' },
+      { from: 'b', pipe: 'down' },
+      { from: 'b', pipe: 'spare' },
+    ],
+  });
+  const now = profile({ name: 'two', pipes: { up: { delay: 10 }, down: { bw: '2Mbit/s' } }, rules: [{ from: 'a', pipe: 'up' }] });
+  const state = after(fresh, plan(before, fresh).tc);
+  const p = plan(now, state);
+  t.snapshot(p, 'changing three pipes to two');
+  t.true(p.tc.includes('qdisc del dev b parent 10:1 handle 1010:'));
+  t.deepEqual(p.cleanup, ['class del dev a classid 1:11', 'class del dev a classid 1:12']);
+  t.false(alreadyApplied(p, state));
+});
+
+test('a root qdisc of another kind with our handle is deleted first, since the kernel cannot change a qdisc\'s kind', (t) => {
+  const p = plan(null, { qdiscs: [{ dev: 'a', kind: 'prio', handle: '1:', root: true }] });
+  t.deepEqual(p.tc.slice(0, 2), ['qdisc del dev a root', 'qdisc replace dev a root handle 1: htb default ffff']);
+});
+
+test('a pipe both directions use gets a class on each port', (t) => {
+  const p = plan(profile({ name: 'both', pipes: { lan: { bw: '100Mbit/s', delay: '1ms' } }, rules: [{ from: 'a', pipe: 'lan' }, { from: 'b', pipe: 'lan' }] }), fresh);
+  t.true(p.tc.includes('class replace dev a parent 1: classid 1:10 htb rate 100gbit burst 64k cburst 64k quantum 1514'));
+  t.true(p.tc.includes('class replace dev b parent 1: classid 1:10 htb rate 100gbit burst 64k cburst 64k quantum 1514'));
+});
+
+test('a delay-only pipe is one netem with its loss and no bottleneck', (t) => {
+  const p = plan(profile({ name: 'lossy', pipes: { sat: { delay: '300ms', plr: 0.07 } }, rules: [{ from: 'a', pipe: 'sat' }] }), fresh);
+  t.snapshot(p.tc.filter((l) => l.includes('netem')), 'netem lines');
+  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 300000us loss 7% limit 247689'));
+});
+
+test('the default queue is two bandwidth-delay products, at least 64 KiB, in full-size frames', (t) => {
+  t.is(queuePackets({ bw: 256_000, delay: 20_000, plr: 0 }), 43); // 1280 bytes → the 64 KiB floor
+  t.is(queuePackets({ bw: 100e6, delay: 50_000, plr: 0 }), 825); // 2 × 625000 bytes / 1514
+  t.is(queuePackets({ bw: 1e6, delay: 0, plr: 0, queue: { bytes: 65536 } }), 43);
+  t.is(queuePackets({ bw: 1e6, delay: 0, plr: 0, queue: { packets: 7 } }), 7);
+});
+
+test('the delay line holds everything a 10 Gbit/s port can deliver during the delay, and never fewer than 1000 packets', (t) => {
+  t.is(delayLinePackets(0), 1000);
+  t.is(delayLinePackets(1000), 1000);
+  t.is(delayLinePackets(20_000), 16513);
+});
