@@ -14,7 +14,7 @@ export const FEATURES = {
   /** the controllers such media hang off */
   storage: ['xhci_pci', 'ehci_pci', 'ohci_pci', 'uhci_hcd', 'ahci', 'ata_piix', 'virtio_blk', 'virtio_scsi', 'nvme'],
   /** NICs of virtual machines */
-  'nics-vm': ['virtio_net', 'virtio_pci', 'e1000', 'e1000e', 'vmxnet3'],
+  'nics-vm': ['virtio_net', 'virtio_pci', 'e1000', 'e1000e', 'vmxnet3', 'virtio_rng'],
   /** NICs of real lab PCs */
   'nics-pc': ['igb', 'igc', 'ixgbe', 'i40e', 'r8169', 'tg3', 'bnx2', 'atlantic', 'be2net', 'sky2', 'alx', 'forcedeth', 'usbnet', 'r8152', 'ax88179_178a', 'cdc_ether'],
 } as const satisfies Record<string, readonly string[]>;

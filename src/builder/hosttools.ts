@@ -40,6 +40,9 @@ const TEST: Tool[] = [
   { need: 'ip', pkg: 'iproute2' },
   { need: 'cpio', pkg: 'cpio' },
   { need: 'gpg', pkg: 'gpg' },
+  { need: 'nft', pkg: 'nftables' },
+  { need: 'ethtool', pkg: 'ethtool' },
+  { need: '/bin/busybox', pkg: 'busybox-static' },
 ];
 
 export const TOOLSETS = { build: BUILD, test: TEST } as const;

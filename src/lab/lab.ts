@@ -1,7 +1,7 @@
 // The QEMU lab: an appliance image booted between two test hosts. `make lab` runs this file to give
 // a person a live lab to poke at; VM tests call withLab to get one for the length of a test.
 //   npx tsx src/lab/lab.ts [image] [--mode uefi-cd] [--profile file.json] [--timeout 300]
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,8 +18,10 @@ const PORT_MACS = ['52:54:00:70:77:0a', '52:54:00:70:77:0b'] as const;
 export interface LabRun {
   image: string;
   mode: BootMode;
-  /** a profile file given to the agent through QEMU's fw_cfg; without it the image's own applies */
+  /** a profile (JSON text) given to the agent through QEMU's fw_cfg; without it the image's own applies */
   profile?: string;
+  /** the console line that means the lab is ready (default: the applied line) */
+  ready?: RegExp;
   /** how long the boot may take until the profile is applied (TCG is slow; UEFI more so) */
   bootTimeoutMs?: number;
   /** where QEMU's serial console is written as well */
@@ -41,7 +43,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
       log: run.log,
     });
     await attachTaps(lab);
-    await vm.waitFor(APPLIED, run.bootTimeoutMs ?? 300_000);
+    await vm.waitFor(run.ready ?? APPLIED, run.bootTimeoutMs ?? 300_000);
     return { lab, vm };
   } catch (e) {
     await vm?.stop();
@@ -51,7 +53,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
 }
 
 /** For VM tests: a lab with the image booted and its profile applied, for the length of fn; always torn down. */
-export async function withLab<T>(image: string, mode: BootMode, profile: string | undefined, fn: (lab: Lab, vm: Vm) => Promise<T>, opts: { bootTimeoutMs?: number; log?: string } = {}): Promise<T> {
+export async function withLab<T>(image: string, mode: BootMode, profile: string | undefined, fn: (lab: Lab, vm: Vm) => Promise<T>, opts: { bootTimeoutMs?: number; log?: string; ready?: RegExp } = {}): Promise<T> {
   const { lab, vm } = await startLab({ image, mode, profile, ...opts });
   try {
     return await fn(lab, vm);
@@ -99,13 +101,13 @@ function parseCommandLine(argv: string[]): LabRun {
   if (profile !== undefined && !existsSync(profile)) throw new UserError(`lab: --profile ${profile} does not exist; give a profile file (JSON or ipfw syntax)`);
   const seconds = values.timeout === undefined ? 300 : Number(values.timeout);
   if (!(seconds > 0)) throw new UserError(`lab: --timeout "${values.timeout}" is not allowed; allowed: seconds to wait for the profile to apply, e.g. 300`);
-  return { image, mode, profile, bootTimeoutMs: seconds * 1000 };
+  return { image, mode, profile: profile === undefined ? undefined : readFileSync(profile, 'utf8'), bootTimeoutMs: seconds * 1000 };
 }
 
 /** `make lab`: boot, print how to use the lab, show the console live, and tear down on Ctrl-C. */
 async function main(argv: string[]): Promise<void> {
   const run = parseCommandLine(argv);
-  console.log(`booting ${run.image} (${run.mode})${run.profile ? ` with profile ${run.profile}` : ''}; waiting for the agent to apply its profile…`);
+  console.log(`booting ${run.image} (${run.mode})${run.profile ? ' with the given profile' : ''}; waiting for the agent to apply its profile…`);
   const { lab, vm } = await startLab(run);
   let shown = 0;
   const showConsole = (): void => {

@@ -122,6 +122,8 @@ function nicArgs(opts: BootOptions, tftpDir: string): string[] {
 export function qemuArgs(opts: BootOptions, tmp: string, directCmdline = ''): string[] {
   const args = ['-nodefaults', '-no-user-config', '-display', 'none', '-machine', 'q35', '-accel', 'tcg,thread=multi'];
   args.push('-smp', String(opts.cpus ?? 2), '-m', String(opts.memoryMiB ?? 1024), '-no-reboot');
+  // entropy from the host, as a hypervisor would give: without it node's first getrandom() waits for the guest's crng under TCG
+  args.push('-device', 'virtio-rng-pci');
   args.push('-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console');
   if (opts.mode.startsWith('uefi-')) {
     // a fresh copy of the variables every boot: a reused one keeps the last boot's entries (DESIGN.md)

@@ -2,7 +2,7 @@
 // (units, ranges, names, rules naming pipes that exist). Every problem is reported, one line each,
 // as `profile.path: what is wrong; allowed: ...`, so a user fixes a profile in one round.
 import type { ErrorObject } from 'ajv';
-import { describeErrors, pointerToPath, show, type Checked } from '../common/schema.ts';
+import { describeErrors, pointerToPath, show, type Checked } from '../common/describe.ts';
 import type { Pipe, Profile } from './schema.ts';
 import validateSchema from './profile-validator.gen.ts';
 import { parseBandwidth, parseDuration, parseQueue } from './units.ts';
