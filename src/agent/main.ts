@@ -1,6 +1,7 @@
 // The on-boot agent (bundled to /opt/picowire/agent.mjs; busybox init respawns it if it exits).
 // Until a good profile is in force the bridge does not forward. Then it stays up: SIGHUP makes it
 // read the sources again.
+import { appendFile } from 'node:fs/promises';
 import { applyNft, readKernelState } from './apply.ts';
 import { refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run } from './exec.ts';
@@ -9,6 +10,12 @@ import { setupPorts } from './ports.ts';
 import { findProfile } from './sources.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
+
+/** A milestone in the kernel log, stamped with the kernel's uptime (the boot benchmark reads it); best effort. */
+async function markKernelLog(root: string, what: string): Promise<void> {
+  if (root !== '/') return;
+  await appendFile('/dev/kmsg', `picowire: ${what}\n`).catch(() => undefined);
+}
 
 /** Starts the appliance: closed bridge, ports, profile; then waits for SIGHUP. */
 async function main(): Promise<void> {
@@ -25,6 +32,7 @@ async function main(): Promise<void> {
   await setupPorts({ ...ctx, launch, closed });
   inForce = await refresh(ctx, inForce, { found: await found, state: await state.catch(() => undefined) });
   say(`ready ${Math.round(performance.now())} ms after node started`);
+  await markKernelLog(ctx.root, 'agent ready');
 
   // one refresh at a time; a SIGHUP during one asks for another after it
   let busy: Promise<void> | undefined;

@@ -35,16 +35,16 @@ test('UEFI modes use the read-only OVMF code and this boot’s own copy of the v
 test('a CD is a read-only cdrom, a disk a virtio disk, a stick a USB storage device on xHCI, each the first boot device', (t) => {
   const cd = args({ mode: 'bios-cd' });
   t.regex(valuesOf(cd, '-drive')[0]!, /media=cdrom,readonly=on/);
-  t.deepEqual(valuesOf(cd, '-device'), ['ide-cd,drive=boot,bootindex=0']);
-  t.deepEqual(valuesOf(args({ mode: 'uefi-disk', image: '/i/x.qcow2' }), '-device'), ['virtio-blk-pci,drive=boot,bootindex=0']);
+  t.deepEqual(valuesOf(cd, '-device'), ['virtio-rng-pci', 'ide-cd,drive=boot,bootindex=0']);
+  t.deepEqual(valuesOf(args({ mode: 'uefi-disk', image: '/i/x.qcow2' }), '-device'), ['virtio-rng-pci', 'virtio-blk-pci,drive=boot,bootindex=0']);
   t.regex(valuesOf(args({ mode: 'uefi-disk', image: '/i/x.qcow2' }), '-drive').at(-1)!, /format=qcow2,snapshot=on/);
-  t.deepEqual(valuesOf(args({ mode: 'bios-usb', image: '/i/x.img' }), '-device'), ['qemu-xhci,id=xhci', 'usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0']);
+  t.deepEqual(valuesOf(args({ mode: 'bios-usb', image: '/i/x.img' }), '-device'), ['virtio-rng-pci', 'qemu-xhci,id=xhci', 'usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0']);
 });
 
 test('pxe mode boots from a restricted user NIC serving TFTP, placed after the tap NICs, which carry no boot ROM', (t) => {
   const a = args({ mode: 'pxe', image: '/i/x-pxe', nics: [{ tap: 'tapL', mac: '52:54:00:00:00:0a' }, { tap: 'tapR' }] });
   t.deepEqual(valuesOf(a, '-netdev'), ['tap,id=net0,ifname=tapL,script=no,downscript=no', 'tap,id=net1,ifname=tapR,script=no,downscript=no', `user,id=net2,restrict=on,tftp=${TMP}/tftp,bootfile=boot.ipxe`]);
-  t.deepEqual(valuesOf(a, '-device'), ['virtio-net-pci,netdev=net0,mac=52:54:00:00:00:0a,romfile=', 'virtio-net-pci,netdev=net1,romfile=', 'virtio-net-pci,netdev=net2,bootindex=0']);
+  t.deepEqual(valuesOf(a, '-device'), ['virtio-rng-pci', 'virtio-net-pci,netdev=net0,mac=52:54:00:00:00:0a,romfile=', 'virtio-net-pci,netdev=net1,romfile=', 'virtio-net-pci,netdev=net2,bootindex=0']);
 });
 
 test('direct mode loads the pxe directory’s kernel and initrd with its command line plus the extra one', (t) => {

@@ -1,18 +1,11 @@
 // Every output boots in every mode it claims, and the agent applies the baked-in profile.
 // LinuxKit-style: boot the real image, read the verdict from the serial console.
 import { join } from 'node:path';
-import type { BootMode } from '../../src/lab/qemu.ts';
+import { bootClaims } from '../../src/lab/claims.ts';
 import { boot } from '../../src/lab/qemu.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
 
-const CLAIMS: [file: string, modes: BootMode[]][] = [
-  ['default.iso', ['bios-cd', 'bios-usb', 'bios-disk', 'uefi-cd', 'uefi-usb', 'uefi-disk']],
-  ['default.img', ['bios-disk', 'bios-usb', 'uefi-disk', 'uefi-usb']],
-  ['default.qcow2', ['bios-disk', 'uefi-disk']],
-  ['default-pxe', ['pxe', 'direct']],
-];
-
-for (const [file, modes] of CLAIMS) {
+for (const [file, modes] of bootClaims('default')) {
   for (const mode of modes) {
     testNeeding(['qemu', 'image'], `${file} boots as ${mode} and applies the baked-in profile`, async (t) => {
       // two NICs on QEMU's restricted user network: the agent wants two bridge ports
