@@ -1,10 +1,13 @@
 // The on-boot agent (bundled to /opt/picowire/agent.mjs; busybox init respawns it if it exits).
 // Until a good profile is in force the bridge does not forward. Then it stays up: SIGHUP makes it
 // read the sources again.
+import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { applyNft, readKernelState } from './apply.ts';
 import { refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run } from './exec.ts';
+import { FILES } from './paths.ts';
 import { plan } from './plan.ts';
 import { setupPorts } from './ports.ts';
 import { findProfile } from './sources.ts';
@@ -17,10 +20,24 @@ async function markKernelLog(root: string, what: string): Promise<void> {
   await appendFile('/dev/kmsg', `picowire: ${what}\n`).catch(() => undefined);
 }
 
+/** Waits until rcS has loaded the boot modules (it loads them while node starts, to overlap the two). */
+async function modulesLoaded(root: string): Promise<void> {
+  if (!existsSync(join(root, FILES.bootModules))) return; // not on the image: nothing loads behind our back
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(join(root, FILES.modulesReady))) {
+    if (Date.now() > deadline) {
+      say('warning: rcS did not finish loading modules within 60 s; going on');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Starts the appliance: closed bridge, ports, profile; then waits for SIGHUP. */
 async function main(): Promise<void> {
   // PICOWIRE_ROOT: a directory standing in for /, for measuring and testing the agent off the image
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, say };
+  await modulesLoaded(ctx.root);
   // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on
   // each other side by side. The sources and the qdisc state need nothing from the ports (before the
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).

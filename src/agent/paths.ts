@@ -19,6 +19,9 @@ export const FILES = {
   run: 'run/picowire',
   configMount: 'run/picowire/config',
   current: 'run/picowire/current.json',
+  /** the modules rcS loads at boot; where it exists, the agent waits for modulesReady before it looks for NICs and profiles */
+  bootModules: 'etc/picowire/modules.boot',
+  modulesReady: 'run/picowire/modules.ready',
 } as const;
 
 /** The label of the FAT partition a user edits from any laptop. */

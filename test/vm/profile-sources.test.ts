@@ -19,20 +19,20 @@ async function consoleUntil(opts: Partial<BootOptions>, pattern: RegExp): Promis
 }
 
 testNeeding(['qemu', 'image'], 'a profile given through fw_cfg is applied', async (t) => {
-  const out = await consoleUntil({ fwCfgProfile: profile('from-fwcfg') }, /picowire: (applied|rejected) profile.*\n/);
+  const out = await consoleUntil({ fwCfgProfile: profile('from-fwcfg') }, /picowire: (applied|rejected) profile[^\n]*\n/);
   t.regex(out, /picowire: applied profile from-fwcfg\r?\n/);
 });
 
 testNeeding(['qemu', 'image'], 'a profile on the kernel command line wins over fw_cfg', async (t) => {
   const b64 = Buffer.from(profile('from-cmdline')).toString('base64');
-  const out = await consoleUntil({ append: `picowire.profile=${b64}`, fwCfgProfile: profile('from-fwcfg') }, /picowire: (applied|rejected) profile.*\n/);
+  const out = await consoleUntil({ append: `picowire.profile=${b64}`, fwCfgProfile: profile('from-fwcfg') }, /picowire: (applied|rejected) profile[^\n]*\n/);
   t.regex(out, /picowire: applied profile from-cmdline\r?\n/);
   t.notRegex(out, /applied profile from-fwcfg/);
 });
 
 testNeeding(['qemu', 'image'], 'a bad profile is rejected with every error named', async (t) => {
   const bad = JSON.stringify({ name: 'bad', pipes: { p: { bw: '10 furlongs', plr: 2 } }, rules: [{ from: 'c', pipe: 'nope' }] });
-  const out = await consoleUntil({ fwCfgProfile: bad }, /picowire: (applied|rejected) profile.*\n/);
+  const out = await consoleUntil({ fwCfgProfile: bad }, /picowire: (applied|rejected) profile[^\n]*\n/);
   const line = out.match(/picowire: rejected profile: (.*)\r?\n/)?.[1];
   t.truthy(line, 'the rejection line is printed');
   t.regex(line!, /bw/);
