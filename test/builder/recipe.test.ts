@@ -1,0 +1,55 @@
+// A bad recipe is refused before any work, with every error: the field, the bad value, what is allowed.
+import test from 'ava';
+import { UserError } from '../../src/common/errors.ts';
+import { checkRecipeValue } from '../../src/builder/load.ts';
+import defaultRecipe from '../../recipes/default.ts';
+
+const base = { ...defaultRecipe } as Record<string, unknown>;
+const errorsOf = (recipe: Record<string, unknown>): string[] => {
+  try {
+    checkRecipeValue(recipe, 'r.ts');
+    return [];
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return e.message.split('\n').slice(1).map((l) => l.trim());
+  }
+};
+
+test('the default recipe is valid and gets its defaults filled in', (t) => {
+  const recipe = checkRecipeValue(base, 'default.ts');
+  t.is(recipe.debian.mirror, 'https://deb.debian.org/debian');
+  t.deepEqual(recipe.modules, []);
+  t.is(recipe.cmdline, '');
+});
+
+const BAD: [what: string, change: Record<string, unknown>, expected: string[]][] = [
+  ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, features, modules, ports, profile, outputs, compression, cmdline']],
+  ['a name with capitals', { name: 'My Box' }, ['recipe.name: "My Box" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"']],
+  ['an output format that does not exist', { outputs: ['iso', 'dvd'] }, ['recipe.outputs[1]: "dvd" is not allowed; allowed: "iso", "img", "qcow2", "pxe"']],
+  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "nics-vm", "nics-pc"']],
+  ['a compression the kernel cannot unpack', { compression: 'bzip3' }, ['recipe.compression: "bzip3" is not allowed; allowed: "zstd", "xz", "gzip"']],
+  ['a bad MAC for a port', { ports: { a: '52:54:00' } }, ['recipe.ports.a: "52:54:00" must match pattern "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$"; allowed: a MAC address such as 52:54:00:12:34:56']],
+  ['a missing kernel', { kernel: undefined }, ['recipe: missing required key "kernel"']],
+  [
+    'several mistakes at once, every one listed',
+    { name: 'x y', outputs: [], node: { version: 'latest' } },
+    [
+      'recipe.name: "x y" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"',
+      'recipe.node.version: "latest" must match pattern "^\\d+(\\.(\\d+|x)){0,2}$"; allowed: a version or range such as 22 or 22.x or 22.11.0',
+      'recipe.outputs: [] must NOT have fewer than 1 items',
+    ],
+  ],
+];
+
+for (const [what, change, expected] of BAD) {
+  test(`a recipe with ${what} is refused with exactly these messages`, (t) => {
+    t.deepEqual(errorsOf({ ...base, ...change }).sort(), [...expected].sort());
+  });
+}
+
+test('a recipe whose baked-in profile is bad is refused, naming the profile path', (t) => {
+  const errors = errorsOf({ ...base, profile: { name: 'p', pipes: { up: { bw: 'fast' } }, rules: [] } });
+  t.true(errors.length >= 1);
+  t.true(errors.every((e) => e.startsWith('recipe.profile')), errors.join('\n'));
+  t.regex(errors.join('\n'), /bw/);
+});
