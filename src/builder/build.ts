@@ -48,8 +48,8 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
     const parts = await stage('write initramfs', () =>
       writeInitramfs(
         [
-          { name: 'modules', entries: rootfs.modules },
-          { name: 'node', entries: rootfs.node, compressed: false },
+          { name: 'modules', entries: rootfs.modules, epoch: 0 },
+          { name: 'node', entries: rootfs.node, compressed: false, epoch: 0 },
           { name: 'base', entries: rootfs.base },
         ],
         { compression: recipe.compression, epoch: opts.epoch, cacheDir: opts.cacheDir, out: initrd, log: log.info },

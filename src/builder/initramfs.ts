@@ -27,6 +27,9 @@ export interface Part {
   entries: Entry[];
   /** false for content that is compressed already (the Node squashfs): stored as plain cpio */
   compressed?: boolean;
+  /** the mtime of its files when not SOURCE_DATE_EPOCH: parts made only of pinned inputs use 0, so a
+   * new commit (a new epoch) does not make them again */
+  epoch?: number;
 }
 
 /** Writes the initrd for these parts to `out`, reusing compressed parts from the cache; returns per-part sizes. */
@@ -40,10 +43,11 @@ export async function writeInitramfs(
   const sizes = [];
   for (const part of parts) {
     const compression = part.compressed === false ? 'none' : opts.compression;
-    const key = await partKey(part, compression, opts.epoch);
+    const epoch = part.epoch ?? opts.epoch;
+    const key = await partKey(part, compression, epoch);
     const file = join(dir, `${part.name}-${key}.cpio${compression === 'none' ? '' : '.' + compression}`);
     const cached = await exists(file);
-    if (!cached) await compressPart(part, file, { compression, epoch: opts.epoch });
+    if (!cached) await compressPart(part, file, { compression, epoch });
     files.push(file);
     const bytes = (await stat(file)).size;
     sizes.push({ name: part.name, bytes, cached });

@@ -14,9 +14,11 @@ const OPTIONS: Record<Recipe['compression'], string[]> = {
   gzip: ['-comp', 'gzip', '-Xcompression-level', '9'],
 };
 
-/** A squashfs holding `bin/node`, made once per binary, compression and epoch, cached beside the binary. */
-export async function nodeSquashfs(binary: string, compression: Recipe['compression'], epoch: number): Promise<string> {
-  const out = `${binary}.${compression}.${epoch}.squashfs`;
+/** A squashfs holding `bin/node`, made once per binary and compression, cached beside the binary. Its
+ * timestamps are 0, not SOURCE_DATE_EPOCH: its content is a pinned input, and so it stays cached across commits. */
+export async function nodeSquashfs(binary: string, compression: Recipe['compression']): Promise<string> {
+  const epoch = 0;
+  const out = `${binary}.${compression}.squashfs`;
   if (existsSync(out)) return out;
   const dir = await mkdtemp(join(tmpdir(), 'picowire-node-'));
   try {

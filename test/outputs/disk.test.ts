@@ -5,6 +5,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { writeDisk } from '../../src/outputs/disk.ts';
 import { stableGuid } from '../../src/outputs/ids.ts';
+import { mtools, partitions } from './image-reading.ts';
 import { fakeBootArtifacts, missing, OUTPUT_TOOLS, testContext, testUnless } from './needs.ts';
 
 const why = missing(OUTPUT_TOOLS);
@@ -13,25 +14,6 @@ let img = '';
 let ctx: ReturnType<typeof testContext>;
 let boot: Awaited<ReturnType<typeof fakeBootArtifacts>>;
 
-interface Partition {
-  start: number;
-  size: number;
-  type: string;
-  uuid: string;
-  name: string;
-}
-
-/** The image's partition table as sfdisk reads it. */
-async function partitions(image: string): Promise<{ id: string; label: string; partitions: Partition[] }> {
-  const { stdout } = await execa('sfdisk', ['--json', image]);
-  return (JSON.parse(stdout) as { partitiontable: { id: string; label: string; partitions: Partition[] } }).partitiontable;
-}
-
-/** Runs an mtools command on the FAT filesystem that starts at a sector of the image. */
-async function mtools(tool: string, image: string, sector: number, ...args: string[]): Promise<string> {
-  const { stdout } = await execa(tool, ['-i', `${image}@@${sector * 512}`, ...args], { env: { MTOOLS_SKIP_CHECK: '1' } });
-  return stdout;
-}
 
 /** A file's bytes from the FAT filesystem that starts at a sector of the image. */
 async function fatFile(image: string, sector: number, path: string): Promise<Buffer> {
