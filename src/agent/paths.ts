@@ -27,3 +27,5 @@ export const FILES = {
 /** The label of the FAT partition a user edits from any laptop. */
 export const CONFIG_LABEL = 'PICOWIRE';
 export const BRIDGE = 'br0';
+/** What busybox udhcpc runs with a lease on a management NIC (overlays/rootfs). */
+export const DHCP_SCRIPT = '/usr/share/udhcpc/default.script';

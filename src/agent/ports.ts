@@ -7,7 +7,7 @@ import { readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { firstLines, type Launcher, type Runner } from './exec.ts';
-import { BIN, BRIDGE, FILES } from './paths.ts';
+import { BIN, BRIDGE, DHCP_SCRIPT, FILES } from './paths.ts';
 import { PORTS } from './plan.ts';
 
 /** A network interface backed by a device (virtual ones such as lo and br0 are not NICs). */
@@ -154,8 +154,11 @@ async function startDhcp(ctx: Context, nic: string): Promise<void> {
   const pidFile = join(ctx.root, FILES.run, `udhcpc.${nic}.pid`);
   const pid = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
   if (pid && existsSync(join(ctx.root, 'proc', pid))) return;
-  // -b: go to the background if no lease comes at once; it runs /usr/share/udhcpc/default.script
-  ctx.launch(BIN.busybox, ['udhcpc', '-i', nic, '-b', '-p', pidFile]);
+  // -b: go to the background if no lease comes at once. -s: Debian builds busybox to look for
+  // /etc/udhcpc/default.script; ours is the overlay's /usr/share/udhcpc/default.script.
+  // Discover every second, and retry after 2 s rather than busybox's 20: a link just brought up
+  // often loses the first discovers.
+  ctx.launch(BIN.busybox, ['udhcpc', '-i', nic, '-b', '-t', '5', '-T', '1', '-A', '2', '-s', DHCP_SCRIPT, '-p', pidFile]);
 }
 
 function describe(nics: Nic[]): string {

@@ -126,7 +126,7 @@ test('setup turns offloads off on both ports, waits for the bridge to be closed,
   const choice = await setup;
   t.is(choice.a.name, 'eth0');
   t.is(calls.at(-1), '/sbin/ip -force -batch - <<11 lines');
-  t.deepEqual(launched, [`/bin/busybox udhcpc -i eth2 -b -p ${join(root, FILES.run, 'udhcpc.eth2.pid')}`]);
+  t.deepEqual(launched, [`/bin/busybox udhcpc -i eth2 -b -t 5 -T 1 -A 2 -s /usr/share/udhcpc/default.script -p ${join(root, FILES.run, 'udhcpc.eth2.pid')}`]);
   t.deepEqual(said, ['ports: a=eth0 (52:54:00:00:00:01) b=eth1 (52:54:00:00:00:02) management: eth2 52:54:00:00:00:03']);
 });
 

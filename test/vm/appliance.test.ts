@@ -54,10 +54,10 @@ testNeeding(['qemu', 'image'], 'a third NIC is management: it gets an address by
   // QEMU's user network (restricted to the host) runs the DHCP server; the exchange never leaves QEMU
   const vm = await boot({ mode: 'direct', image: join(IMAGES, 'default-pxe'), nics: [...twoPorts, { user: true }] });
   try {
-    const ports = await vm.waitFor(/picowire: ports: a=(\S+) .* b=(\S+) .*management: (\S+)/, 240_000);
+    const ports = await vm.waitFor(/picowire: ports: a=(\S+) .* b=(\S+) .*management: (\S+) [0-9a-f:]{17}/, 240_000);
     await vm.waitFor(APPLIED('passthrough'), 120_000);
     const mgmt = ports.match[3]!;
-    vm.send(`\nsleep 3; /sbin/ip -4 -o addr show dev ${mgmt}; echo SHOWN-$((40+2))\n`);
+    vm.send(`\nfor i in $(seq 30); do /sbin/ip -4 -o addr show dev ${mgmt} | grep -q inet && break; sleep 1; done; /sbin/ip -4 -o addr show dev ${mgmt}; echo SHOWN-$((40+2))\n`);
     await vm.waitFor(/SHOWN-42\r?\n/, 60_000);
     t.regex(vm.console, /inet 10\.0\.2\.15\//);
   } finally {
