@@ -39,17 +39,18 @@ export async function writeManifest(b: {
     outputs,
   };
   await writeFile(join(b.outDir, `${b.recipe.name}.manifest.json`), JSON.stringify(manifest, null, 2) + '\n');
-  await writeSums(b.outDir);
+  await writeSums(b.outDir, new Map(outputs.map((o) => [o.file, o.sha256])));
 }
 
-/** SHA256SUMS in the format `sha256sum -c` reads, over every image file in outDir (manifests included). */
-async function writeSums(outDir: string): Promise<void> {
+/** SHA256SUMS in the format `sha256sum -c` reads, over every image file in outDir (manifests included);
+ * `known` holds the hashes this build computed already, so they are not read twice. */
+async function writeSums(outDir: string, known: Map<string, string>): Promise<void> {
   const files: string[] = [];
   for (const entry of await readdir(outDir, { withFileTypes: true, recursive: true })) {
     const full = join(entry.parentPath, entry.name);
     if (entry.isFile() && entry.name !== 'SHA256SUMS') files.push(relative(outDir, full));
   }
   files.sort();
-  const lines = await Promise.all(files.map(async (f) => `${await sha256File(join(outDir, f))}  ${f}\n`));
+  const lines = await Promise.all(files.map(async (f) => `${known.get(f) ?? (await sha256File(join(outDir, f)))}  ${f}\n`));
   await writeFile(join(outDir, 'SHA256SUMS'), lines.join(''));
 }
