@@ -10,6 +10,8 @@ import { ensureHostTools, type Toolset } from './builder/hosttools.ts';
 import { loadRecipe } from './builder/load.ts';
 import { log } from './builder/log.ts';
 import { UserError } from './common/errors.ts';
+import { plan } from './agent/plan.ts';
+import { validateProfile } from './profile/validate.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -19,6 +21,8 @@ const USAGE = `usage: picowire <command> [options]
       --install-tools       install missing host tools with apt (as root)
   lock [RECIPE]             re-resolve the recipe's packages and rewrite its .lock.json
   host-tools [build|test]   check (and with --install, install) the host tools
+  profile check FILE        check a profile: every error with its path, the bad value and what is allowed
+  profile plan FILE         print the tc and nft commands the agent would run for it on a fresh box
 environment: SOURCE_DATE_EPOCH (default: the last commit's time), PICOWIRE_CACHE (default ~/.cache/picowire)`;
 
 /** SOURCE_DATE_EPOCH, or the time of the last commit, so two builds of one checkout agree. */
@@ -36,6 +40,25 @@ function sourceDateEpoch(): number {
 }
 
 const cacheDir = () => process.env.PICOWIRE_CACHE ?? join(homedir(), '.cache', 'picowire');
+
+/** `profile check|plan FILE`: the agent's own validation and planner, run on the build machine. */
+function profileCommand(verb: string | undefined, file: string | undefined): void {
+  if ((verb !== 'check' && verb !== 'plan') || !file) throw new UserError(`usage: picowire profile check|plan FILE`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: ${(e as Error).message}`);
+  }
+  const checked = validateProfile(value);
+  if (!checked.ok) throw new UserError(`${file}: invalid profile:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
+  if (verb === 'check') {
+    console.log(`${file}: profile ${checked.value.name} is valid`);
+    return;
+  }
+  const p = plan(checked.value, { qdiscs: [] });
+  console.log(['# tc -batch', ...p.tc, '# nft -f', p.nft.trimEnd(), ...(p.cleanup.length ? ['# tc -batch (after nft)', ...p.cleanup] : [])].join('\n'));
+}
 
 /** Runs one command line. */
 async function main(argv: string[]): Promise<void> {
@@ -69,6 +92,9 @@ async function main(argv: string[]): Promise<void> {
       log.info(`host tools present: ${sets.join(', ')}`);
       return;
     }
+    case 'profile':
+      profileCommand(rest[0], rest[1]);
+      return;
     default:
       if (!values.help) throw new UserError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
       console.log(USAGE);

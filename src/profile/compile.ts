@@ -1,4 +1,4 @@
-// Compiles the profile schema to a standalone validator at development time, so the agent does not
+// Compiles the profile schema to a standalone validator (and the published schema/profile-v1.json) at development time, so the agent does not
 // compile it on every boot: ajv.compile of this schema took ~45 ms on the host and 650-760 ms of
 // node under qemu-x86_64 (TCG, like the VM), a large share of the agent's start-up budget. The output is committed;
 // test/profile/compile.test.ts fails when it is stale. Regenerate with `npx tsx src/profile/compile.ts`.
@@ -9,6 +9,13 @@ import standalone from 'ajv/dist/standalone/index.js';
 import { ProfileSchema } from './schema.ts';
 
 export const GENERATED = fileURLToPath(new URL('./profile-validator.gen.ts', import.meta.url));
+/** The published JSON Schema: a profile that names its $id in "$schema" gets completion and checks in editors. */
+export const PUBLISHED = fileURLToPath(new URL('../../schema/profile-v1.json', import.meta.url));
+
+/** The profile schema as a JSON Schema document. */
+export function profileSchemaJson(): string {
+  return JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...ProfileSchema }, null, 2) + '\n';
+}
 
 /** The validator's source: the same ajv options as checker() in src/common/schema.ts, so errors read the same. */
 export function profileValidatorSource(): string {
@@ -23,4 +30,7 @@ export function profileValidatorSource(): string {
   ].join('\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) writeFileSync(GENERATED, profileValidatorSource());
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(GENERATED, profileValidatorSource());
+  writeFileSync(PUBLISHED, profileSchemaJson());
+}

@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { checker } from '../../src/common/schema.ts';
-import { GENERATED, profileValidatorSource } from '../../src/profile/compile.ts';
+import { GENERATED, PUBLISHED, profileSchemaJson, profileValidatorSource } from '../../src/profile/compile.ts';
 import { ProfileSchema } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
 
 test('the committed profile validator is what the schema compiles to now (else run `npx tsx src/profile/compile.ts`)', (t) => {
   t.is(readFileSync(GENERATED, 'utf8'), profileValidatorSource());
+});
+
+test('the published schema/profile-v1.json is the profile schema now, with its $id', (t) => {
+  t.is(readFileSync(PUBLISHED, 'utf8'), profileSchemaJson());
+  t.is(JSON.parse(profileSchemaJson()).$id, ProfileSchema.$id);
 });
 
 // the agent uses the precompiled validator; its messages must be checker()'s, word for word

@@ -1,0 +1,42 @@
+// The picowire command on the build machine, run as a user would run it.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { execa } from 'execa';
+import { REPO } from './helpers/env.ts';
+
+const picowire = (...args: string[]) => execa('node', ['--import=tsx', join(REPO, 'src/cli.ts'), ...args], { reject: false, cwd: REPO });
+
+async function profileFile(value: unknown): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'picowire-cli-')), 'p.json');
+  await writeFile(file, JSON.stringify(value));
+  return file;
+}
+
+test('profile check lists every error of a bad profile and exits 2 without a stack', async (t) => {
+  const file = await profileFile({ name: 'x', pipes: { u: { bw: '9 parsecs', plr: 3 } }, rules: [{ from: 'c', pipe: 'v' }] });
+  const r = await picowire('profile', 'check', file);
+  t.is(r.exitCode, 2);
+  t.regex(r.stderr, /profile\.pipes\.u\.bw: "9 parsecs": unknown bandwidth unit "parsecs"/);
+  t.regex(r.stderr, /profile\.pipes\.u\.plr: 3 must be <= 1/);
+  t.regex(r.stderr, /profile\.rules\[0\]\.from: "c" is not allowed; allowed: "a", "b"/);
+  t.regex(r.stderr, /profile\.rules\[0\]\.pipe: "v" is not a pipe of this profile/);
+  t.notRegex(r.stderr, /at .*\.ts:\d+/);
+});
+
+test('profile plan prints the tc batch and the nft transaction the agent would run', async (t) => {
+  const file = await profileFile({ name: 'asym', pipes: { up: { bw: '256Kbit/s', delay: '20ms' } }, rules: [{ from: 'a', pipe: 'up' }] });
+  const r = await picowire('profile', 'plan', file);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /qdisc replace dev b parent 1:10 handle 10: netem delay 20000us/);
+  t.regex(r.stdout, /netem rate 256000bit/);
+  t.regex(r.stdout, /iifname "a" meta priority set 1:10 accept/);
+});
+
+test('an unknown command names itself and shows the usage', async (t) => {
+  const r = await picowire('frobnicate');
+  t.is(r.exitCode, 2);
+  t.regex(r.stderr, /unknown command "frobnicate"/);
+  t.regex(r.stderr, /usage: picowire/);
+});
