@@ -48,8 +48,10 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
     const parts = await stage('write initramfs', () =>
       writeInitramfs(
         [
-          { name: 'modules', entries: rootfs.modules, epoch: 0 },
+          // the uncompressed part goes first: after a zstd archive the kernel (6.1) did not find the
+          // start of a plain cpio ("invalid magic at start of compressed archive"); xz did not mind
           { name: 'node', entries: rootfs.node, compressed: false, epoch: 0 },
+          { name: 'modules', entries: rootfs.modules, epoch: 0 },
           { name: 'base', entries: rootfs.base },
         ],
         { compression: recipe.compression, epoch: opts.epoch, cacheDir: opts.cacheDir, out: initrd, log: log.info },
