@@ -20,6 +20,8 @@ const BUILD: Tool[] = [
   { need: 'zstd', pkg: 'zstd' },
   { need: 'xorriso', pkg: 'xorriso' },
   { need: 'mcopy', pkg: 'mtools' },
+  { need: 'mformat', pkg: 'mtools' },
+  { need: 'mmd', pkg: 'mtools' },
   { need: 'mkfs.fat', pkg: 'dosfstools' },
   { need: 'sfdisk', pkg: 'fdisk' },
   { need: 'grub-mkimage', pkg: 'grub-common' },
@@ -46,6 +48,11 @@ const TEST: Tool[] = [
 ];
 
 export const TOOLSETS = { build: BUILD, test: TEST } as const;
+
+/** The Debian package a command comes from, for messages about a missing tool (the tool's name when unknown). */
+export function packageOf(command: string): string {
+  return [...BUILD, ...TEST].find((t) => t.need === command)?.pkg ?? command;
+}
 export type Toolset = keyof typeof TOOLSETS;
 
 /** Whether a tool is present: an absolute path must exist, a command must be on PATH. */

@@ -2,19 +2,8 @@
 // grub-mkimage, qemu-img) in a pinned environment, so what they write depends only on their inputs
 // and the build's epoch: never on the clock, the time zone, the locale or the user's mtools config.
 import { execa, ExecaError } from 'execa';
+import { packageOf } from '../builder/hosttools.ts';
 import { UserError } from '../common/errors.ts';
-
-/** The Debian package each tool comes from, named when the tool is missing. */
-const PACKAGE_OF: Record<string, string> = {
-  xorriso: 'xorriso',
-  mformat: 'mtools',
-  mmd: 'mtools',
-  mcopy: 'mtools',
-  'mkfs.fat': 'dosfstools',
-  sfdisk: 'fdisk',
-  'grub-mkimage': 'grub-common',
-  'qemu-img': 'qemu-utils',
-};
 
 /** Runs `tool args` for the named output with SOURCE_DATE_EPOCH set; returns stdout. */
 export async function runTool(tool: string, args: string[], opts: { epoch: number; output: string; input?: string }): Promise<string> {
@@ -28,7 +17,7 @@ export async function runTool(tool: string, args: string[], opts: { epoch: numbe
     return result.stdout;
   } catch (error) {
     if (error instanceof ExecaError && error.code === 'ENOENT') {
-      const pkg = PACKAGE_OF[tool] ?? tool;
+      const pkg = packageOf(tool);
       throw new UserError(`${tool} is needed to write the ${opts.output} output but is not installed; install the Debian package ${pkg} (apt-get install -y ${pkg})`);
     }
     if (error instanceof ExecaError) {
