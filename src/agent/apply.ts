@@ -1,4 +1,4 @@
-// Runs a plan: `tc -batch` (qdiscs and classes changed in place), then `nft -f` (the rules, one
+// Runs a plan: the delay-profile tables tc reads, `tc -batch` (qdiscs and classes changed in place), then `nft -f` (the rules, one
 // atomic transaction), then the cleanup batch. If a step fails, the previous profile's plan is
 // applied again over whatever the failure left, so a profile is either wholly in force or not at all.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -31,6 +31,11 @@ export async function applyProfile(profile: Profile, previous: Profile | null, c
 
 /** Runs the three steps of a plan, stopping at the first that fails; returns what failed, or undefined. */
 export async function applyPlan(p: Plan, ctx: Context): Promise<string | undefined> {
+  for (const [file, content] of Object.entries(p.dists)) {
+    const dir = join(ctx.root, FILES.tcDists);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, file), content);
+  }
   return (await applyTc(p.tc, 'plan.tc', ctx)) ?? (await applyNft(p.nft, ctx)) ?? (p.cleanup.length ? applyTc(p.cleanup, 'cleanup.tc', ctx) : undefined);
 }
 

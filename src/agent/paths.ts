@@ -22,6 +22,8 @@ export const FILES = {
   /** the modules rcS loads at boot; where it exists, the agent waits for modulesReady before it looks for NICs and profiles */
   bootModules: 'etc/picowire/modules.boot',
   modulesReady: 'run/picowire/modules.ready',
+  /** where tc reads netem's delay distributions (iproute2's LIBDIR/tc); the agent adds the tables of delay profiles */
+  tcDists: 'usr/lib/x86_64-linux-gnu/tc',
 } as const;
 
 /** The label of the FAT partition a user edits from any laptop. */

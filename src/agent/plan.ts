@@ -2,38 +2,64 @@
 // kernel do what the profile says. Pure (no I/O), so it is snapshot-tested; apply.ts runs the result.
 //
 // The bridge br0 joins ports a and b. Traffic entering on a leaves on b, so a rule `from: "a"`
-// shapes b's egress (and the other way round). On each port:
+// shapes b's egress (and the other way round; a rule without `from` shapes both). On each port:
 //
 //   htb 1: (root, default 1:ffff)          classifies by skb->priority, which nftables sets
 //   ├─ class 1:ffff → pfifo 2:             unshaped traffic: a plain FIFO, like a switch port
-//   └─ class 1:10   → netem 10:            pipe 0: propagation delay + random loss (plr)
-//                     └─ netem 1010:       pipe 0: the bottleneck, `rate bw`, queue `limit`
-//   (class 1:11 → netem 11: → netem 1011: for pipe 1, and so on)
+//   └─ class 1:10   → netem 10:            pipe instance 0: delay, jitter, random loss, corruption, reordering
+//                     └─ netem 4000:       its bottleneck: `rate bw`, queue `limit`
+//   (class 1:11 → netem 11: → 4001: for instance 1, and so on: instance k has class 1:(10+k))
+//
+// A pipe with a scheduler (queues feed it, or it names one) or a burst has a tbf as its bottleneck
+// instead, and the scheduler under it:
+//
+//                     └─ tbf 4000: rate bw → qfq 8000: (or drr, prio, fq_codel, pfifo)
+//                                            ├─ class 8000:1 → pfifo c000:   the pipe's own queue
+//                                            └─ class 8000:2 → pfifo c001:   queue q, weight w
 //
 // Every HTB class runs at 100 Gbit/s: HTB only sorts packets into pipes, it never throttles.
-// HTB puts a packet straight into the class whose id equals skb->priority (htb_classify), so tc
-// needs no filters; nftables' bridge forward chain sets `meta priority` per rule.
+// HTB puts a packet straight into the class whose id equals skb->priority (htb_classify), so it
+// needs no filters; inside a scheduler, one fw filter per class sends skb->mark j to class S:j.
+// nftables' bridge forward chain sets both per rule: `meta priority` the pipe instance, `meta mark`
+// the queue instance. A mask selects the instance with an nft map on the masked packet fields.
 //
 // Why netem `rate` for the bottleneck rather than tbf: the seed's pipe delivers packet i after
 // ΔT = (Q_i + L_i)/B + t_PD — every packet pays its own transmission time L_i/B. netem's rate
 // computes exactly that (time_to_send = max(previous packet's, now) + L/B: a FIFO server at rate
 // B). tbf (and HTB) let a packet through at once when the bucket is full after an idle period:
 // measured on the host, a 1042-byte ping through `tbf rate 256kbit burst 1514` saw 0.08 ms where
-// the pipe's formula says 32.6 ms. Delay then rate gives the same departure times as the seed's
-// rate then delay when the delay is constant (both are max(prev, arrival + t_PD) + L/B), and it
-// lets the inner netem's limit be exactly the bottleneck queue: the delay line lives in the outer
-// netem, whose limit only has to be big enough never to drop (see delayLinePackets).
-// netem counts its limit in packets, so a queue given in bytes becomes that many full-size frames.
-// In the VM (QEMU TCG, this example profile: up 256Kbit/s 20ms, down 4Mbit/s 5ms) ping RTT was
-// 29.2 ms for 98-byte frames and 60.9 ms for 1042-byte ones; the formula gives 28.3 and 59.6 ms,
-// and the lab's fixed overhead is ~1 ms. TCP goodput was 244 and 3810 kbit/s (L2 ceilings 245, 3826).
+// the pipe's formula says 32.6 ms. A scheduler needs a bottleneck that pulls from it, which netem
+// cannot be, so there tbf (burst: one frame, or the pipe's `burst`) is the closest; the first
+// packet after an idle period skips its own transmission time.
+// Delay then rate gives the same departure times as the seed's rate then delay when the delay is
+// constant (both are max(prev, arrival + t_PD) + L/B), and it lets the bottleneck's limit be
+// exactly the queue: the delay line lives in the outer netem, whose limit only has to be big
+// enough never to drop (see delayLinePackets). netem counts its limit in packets, so a queue given
+// in bytes becomes that many full-size frames; under a scheduler a queue in bytes is a bfifo.
+// In the VM (QEMU TCG, the skeleton's example profile: up 256Kbit/s 20ms, down 4Mbit/s 5ms) ping
+// RTT was 29.2 ms for 98-byte frames and 60.9 ms for 1042-byte ones; the formula gives 28.3 and
+// 59.6 ms, and the lab's fixed overhead is ~1 ms. TCP goodput was 244 and 3810 kbit/s (L2 ceilings
+// 245, 3826).
+//
+// Jitter: netem sorts its delay line by send time, so jitter alone reorders packets; dummynet's
+// pipe never does. The delay line then gets a rate of 100 Gbit/s, which makes netem send each
+// packet no earlier than the one before it (its time bonus rule) and costs 0.12 µs per frame.
+// `reorder` is netem's own: those packets skip the delay.
+//
+// Duplication: kernel 6.1 refuses a duplicating netem in a tree with any other netem ("cannot mix
+// duplicating netems with other netems in tree"). So a pipe's `duplicate` is done by nftables in
+// the netdev ingress hook of the port traffic enters on: a chain that replays the rules' matches
+// (first match wins there too) and, for rules into a duplicating pipe, sends a copy with the same
+// priority and mark straight to the egress port's qdiscs (`dup to`), where it crosses the pipe.
+//
 // The kernel logs "htb: netem qdisc 10: is non-work-conserving?" once per pipe: netem holds packets
 // back on purpose; HTB then serves the other classes and netem's timer wakes the root again.
 //
-// A pipe that rules from both ports use gets one instance per egress port: each direction is its
-// own link (full duplex), where dummynet would make the two directions share one pipe.
+// A pipe that rules from both ports use gets its instances on each egress port: each direction is
+// its own link (full duplex), where dummynet would make the two directions share one pipe.
 import type { Port, Profile } from '../profile/schema.ts';
-import { resolvePipe, type ResolvedPipe } from '../profile/validate.ts';
+import { resolve } from '../profile/validate.ts';
+import type { AddressSet, MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
 
 /** One qdisc as `tc -j qdisc show` reports it. */
 export interface TcQdisc {
@@ -49,8 +75,10 @@ export interface KernelState {
   qdiscs: TcQdisc[];
 }
 
-/** Commands for apply.ts: `tc -batch` lines, then an `nft -f` script, then `tc -batch` lines that remove what no rule uses any more. */
+/** Commands for apply.ts: distribution tables to write, `tc -batch` lines, an `nft -f` script, then `tc -batch` lines that remove what no rule uses any more. */
 export interface Plan {
+  /** file name → content, for tc's distribution directory (empirical delay profiles) */
+  dists: Record<string, string>;
   tc: string[];
   nft: string;
   cleanup: string[];
@@ -58,44 +86,123 @@ export interface Plan {
 
 export const PORTS = ['a', 'b'] as const satisfies readonly Port[];
 export const NFT_TABLE = 'bridge picowire';
+export const NFT_NETDEV_TABLE = 'netdev picowire';
 
 /** The fastest traffic the delay line must hold without dropping: above any NIC the appliance drives. */
 const MAX_INGRESS_BPS = 10e9;
 /** A full-size Ethernet frame as tc counts it (no FCS): the unit of byte-to-packet conversions. */
-const FRAME = 1514;
+export const FRAME = 1514;
 /** "Very high": HTB classes sort, they do not shape. */
 const UNSHAPED = 'htb rate 100gbit burst 64k cburst 64k quantum 1514';
-const DEFAULT_CLASS = 0xffff;
+export const DEFAULT_CLASS = 0xffff;
 const FIRST_PIPE_CLASS = 0x10;
-const INNER_OFFSET = 0x1000;
+const BOTTLENECK_BASE = 0x4000;
+const SCHEDULER_BASE = 0x8000;
+const LEAF_BASE = 0xc000;
+/** netem's delay distribution tables: a table value of DIST_SCALE means one `jitter` of extra delay */
+const DIST_SCALE = 8192;
+const DIST_MAX = 32767;
+/** prio has at most 16 bands */
+const PRIO_BANDS = 16;
 
 const hex = (n: number) => n.toString(16);
 const other = (p: Port): Port => (p === 'a' ? 'b' : 'a');
 
+/** Where a pipe's instances and a queue's classes live: the same numbers on both ports. */
+export interface Layout {
+  /** pipe name → its first instance index k (class 1:(10+k)) */
+  pipeBase: Map<string, number>;
+  /** queue name → its first class minor j in its pipe's scheduler (class 1 is the pipe's own queue) */
+  queueBase: Map<string, number>;
+  /** pipe name → how many scheduler classes each of its instances has */
+  classCount: Map<string, number>;
+}
+
+export function layout(profile: ResolvedProfile): Layout {
+  const pipeBase = new Map<string, number>();
+  let k = 0;
+  for (const [name, pipe] of Object.entries(profile.pipes)) {
+    pipeBase.set(name, k);
+    k += pipe.buckets;
+  }
+  const queueBase = new Map<string, number>();
+  const classCount = new Map<string, number>(Object.keys(profile.pipes).map((name) => [name, 1]));
+  for (const [name, queue] of Object.entries(profile.queues)) {
+    const next = classCount.get(queue.pipe) ?? 1;
+    queueBase.set(name, next + 1);
+    classCount.set(queue.pipe, next + queue.buckets);
+  }
+  return { pipeBase, queueBase, classCount };
+}
+
+/** A pipe instance's handles. */
+export function instanceHandles(k: number): { classid: string; delayLine: string; bottleneck: string; scheduler: string } {
+  return {
+    classid: `1:${hex(FIRST_PIPE_CLASS + k)}`,
+    delayLine: `${hex(FIRST_PIPE_CLASS + k)}:`,
+    bottleneck: `${hex(BOTTLENECK_BASE + k)}:`,
+    scheduler: `${hex(SCHEDULER_BASE + k)}:`,
+  };
+}
+
+/** Whether a pipe's bottleneck is a tbf with a scheduler under it (rather than netem's rate). */
+export function scheduled(pipe: ResolvedPipe): boolean {
+  return pipe.bw !== undefined && (pipe.scheduler !== undefined || pipe.burst !== undefined);
+}
+
 /** What a profile asks the kernel for; null means no profile yet: the bridge does not forward. */
 export function plan(profile: Profile | null, state: KernelState): Plan {
-  const pipes = Object.entries(profile?.pipes ?? {});
-  const minorOf = new Map(pipes.map(([name], i) => [name, FIRST_PIPE_CLASS + i]));
+  const resolved = profile ? resolve(profile) : null;
+  return planResolved(resolved, state);
+}
+
+export function planResolved(profile: ResolvedProfile | null, state: KernelState): Plan {
+  const pipes = profile?.pipes ?? {};
+  const where = profile ? layout(profile) : { pipeBase: new Map(), queueBase: new Map(), classCount: new Map() };
   // a pipe lives on the egress port of each direction that uses it
   const onPort = new Map<Port, Set<string>>(PORTS.map((p) => [p, new Set()]));
-  for (const rule of profile?.rules ?? []) onPort.get(other(rule.from))!.add(rule.pipe);
+  for (const rule of profile?.rules ?? []) {
+    const pipe = pipeOf(profile!, rule);
+    if (pipe === undefined) continue;
+    for (const ingress of rule.from ? [rule.from] : PORTS) onPort.get(other(ingress))!.add(pipe);
+  }
 
+  const dists: Record<string, string> = {};
   const tc: string[] = [];
   const cleanup: string[] = [];
   for (const port of PORTS) {
     const have = state.qdiscs.filter((q) => q.dev === port);
-    const wanted = pipes.filter(([name]) => onPort.get(port)!.has(name));
     tc.push(...portRoot(port, have));
-    for (const [name, pipe] of wanted) tc.push(...pipeLines(port, minorOf.get(name)!, resolvePipe(pipe), have));
+    const keep = new Set<string>();
+    let leaf = 0;
+    for (const [name, pipe] of Object.entries(pipes)) {
+      if (!onPort.get(port)!.has(name)) continue;
+      const dist = pipe.delayTable ? distribution(name, pipe) : undefined;
+      if (dist) dists[dist.file] = dist.content;
+      const queues = Object.entries(profile!.queues).filter(([, q]) => q.pipe === name);
+      for (let i = 0; i < pipe.buckets; i++) {
+        const k = where.pipeBase.get(name)! + i;
+        keep.add(instanceHandles(k).classid);
+        const lines = instanceLines(port, k, pipe, queues, where, leaf, have, dist?.name);
+        leaf += lines.leaves;
+        tc.push(...lines.tc);
+      }
+    }
     // classes of pipes no rule sends traffic to any more: removed after nft stops marking for them
-    const keep = new Set(wanted.map(([name]) => `1:${hex(minorOf.get(name)!)}`));
     for (const q of have) {
       if (q.parent && /^1:[0-9a-f]+$/.test(q.parent) && q.parent !== `1:${hex(DEFAULT_CLASS)}` && !keep.has(q.parent)) {
         cleanup.push(`class del dev ${port} classid ${q.parent}`);
       }
     }
   }
-  return { tc, nft: nftScript(profile, minorOf), cleanup };
+  return { dists, tc, nft: nftScript(profile, where), cleanup };
+}
+
+/** The pipe a rule's traffic crosses, if any. */
+function pipeOf(profile: ResolvedProfile, rule: ResolvedRule): string | undefined {
+  if (rule.action === 'pipe') return rule.target;
+  if (rule.action === 'queue' && rule.target) return profile.queues[rule.target]?.pipe;
+  return undefined;
 }
 
 /** The root HTB and its default class; the root is only created when missing, since HTB cannot change in place. */
@@ -110,22 +217,132 @@ function portRoot(port: Port, have: TcQdisc[]): string[] {
   ];
 }
 
-/** One pipe on one port: its class, the delay line, and the bottleneck when the pipe has a bandwidth. */
-function pipeLines(port: Port, minor: number, pipe: ResolvedPipe, have: TcQdisc[]): string[] {
-  const outer = `${hex(minor)}:`;
-  const inner = `${hex(INNER_OFFSET + minor)}:`;
+/** One pipe instance on one port: its class, the delay line, the bottleneck and what is under it. */
+function instanceLines(
+  port: Port,
+  k: number,
+  pipe: ResolvedPipe,
+  queues: [string, { weight: number; queue: QueueSize; buckets: number }][],
+  where: Layout,
+  firstLeaf: number,
+  have: TcQdisc[],
+  distName: string | undefined,
+): { tc: string[]; leaves: number } {
+  const h = instanceHandles(k);
   const queue = pipe.bw === undefined ? 0 : queuePackets(pipe);
-  const loss = pipe.plr > 0 ? ` loss ${percent(pipe.plr)}` : '';
-  const delayLine = qdisc(port, `1:${hex(minor)}`, outer, 'netem', `delay ${pipe.delay}us${loss} limit ${delayLinePackets(pipe.delay) + queue}`, have);
-  // deleting a stale delay line deletes the bottleneck under it too
-  const innerGone = delayLine.length > 1 || !have.some((q) => q.handle === inner);
-  const bottleneck =
-    pipe.bw !== undefined
-      ? qdisc(port, `${hex(minor)}:1`, inner, 'netem', `rate ${pipe.bw}bit limit ${queue}`, innerGone ? [] : have)
-      : innerGone
-        ? []
-        : [`qdisc del dev ${port} parent ${hex(minor)}:1 handle ${inner}`];
-  return [`class replace dev ${port} parent 1: classid 1:${hex(minor)} ${UNSHAPED}`, ...delayLine, ...bottleneck];
+  const delayLine = qdisc(port, h.classid, h.delayLine, 'netem', `${delayLineParams(pipe, distName)} limit ${delayLinePackets(pipe.delay + maxExtraDelay(pipe)) + queue}`, have);
+  // replacing a stale delay line (another kind) deletes everything under it too
+  const fresh = (handle: string) => delayLine.length > 1 || !have.some((q) => q.handle === handle);
+  const under = delayLine.length > 1 ? [] : have;
+  const lines = [`class replace dev ${port} parent 1: classid ${h.classid} ${UNSHAPED}`, ...delayLine];
+  const bottleneckParent = `${h.delayLine.slice(0, -1)}:1`;
+  if (pipe.bw === undefined) {
+    if (!fresh(h.bottleneck)) lines.push(`qdisc del dev ${port} parent ${bottleneckParent} handle ${h.bottleneck}`);
+    return { tc: lines, leaves: 0 };
+  }
+  if (!scheduled(pipe)) {
+    lines.push(...qdisc(port, bottleneckParent, h.bottleneck, 'netem', `rate ${pipe.bw}bit${pipe.overhead ? ` ${pipe.overhead}` : ''} limit ${queue}`, under));
+    return { tc: lines, leaves: 0 };
+  }
+  // tbf: its own limit only matters for the bfifo it makes before the scheduler is grafted under it
+  const burst = Math.max(pipe.burst ?? 0, FRAME);
+  const shaper = qdisc(port, bottleneckParent, h.bottleneck, 'tbf', `rate ${pipe.bw}bit burst ${burst} limit ${burst + FRAME}${pipe.overhead ? ` overhead ${pipe.overhead}` : ''}`, under);
+  lines.push(...shaper);
+  const underShaper = shaper.length > 1 || under.length === 0 || !have.some((q) => q.handle === h.bottleneck) ? [] : under;
+  const sched = pipe.scheduler ?? 'fifo';
+  const schedParent = `${h.bottleneck.slice(0, -1)}:1`;
+  const classes = 1 + queues.reduce((n, [, q]) => n + q.buckets, 0);
+  const pipeQueue: QueueSize = pipe.queue ?? { packets: queue };
+  if (sched === 'fifo' || sched === 'fq_codel') {
+    // one queue for everything: the queues' classes and weights do not apply (dummynet's fifo does the same)
+    const params = sched === 'fq_codel' ? `limit ${sizePackets(pipeQueue)}` : fifoParams(pipeQueue);
+    lines.push(...qdisc(port, schedParent, h.scheduler, sched === 'fq_codel' ? 'fq_codel' : fifoKind(pipeQueue), params, underShaper));
+    return { tc: lines, leaves: 0 };
+  }
+  const kind = sched === 'wf2q+' || sched === 'qfq' ? 'qfq' : sched === 'prio' ? 'prio' : 'drr';
+  const schedFresh = !underShaper.some((q) => q.handle === h.scheduler && q.kind === kind);
+  lines.push(...qdisc(port, schedParent, h.scheduler, kind, kind === 'prio' ? `bands ${Math.min(classes, PRIO_BANDS)} priomap ${Array(16).fill(0).join(' ')}` : '', underShaper));
+  const schedMajor = h.scheduler.slice(0, -1);
+  // class 1: the pipe's own queue (rules `pipe P` into a scheduled pipe), weight 1; then each queue's instances
+  const members: { j: number; weight: number; size: QueueSize }[] = [{ j: 1, weight: 1, size: pipeQueue }];
+  for (const [name, q] of queues) {
+    for (let i = 0; i < q.buckets; i++) members.push({ j: where.queueBase.get(name)! + i, weight: q.weight, size: q.queue });
+  }
+  // prio: higher weight, higher priority (dummynet's prio scheduler); bands are 1 (first served) .. 16
+  const weights = [...new Set(members.map((m) => m.weight))].sort((x, y) => y - x);
+  let leaf = firstLeaf;
+  for (const m of members) {
+    const classid = kind === 'prio' ? `${schedMajor}:${hex(Math.min(weights.indexOf(m.weight), PRIO_BANDS - 1) + 1)}` : `${schedMajor}:${hex(m.j)}`;
+    if (kind === 'qfq') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} qfq weight ${m.weight}`);
+    if (kind === 'drr') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} drr quantum ${sched === 'rr' ? FRAME : m.weight * FRAME}`);
+    const leafParams = fifoParams(m.size);
+    const leafHandle = `${hex(LEAF_BASE + leaf)}:`;
+    // prio bands share a leaf when queues share a weight: only the first sets it
+    if (kind !== 'prio' || !members.slice(0, members.indexOf(m)).some((o) => o.weight === m.weight)) {
+      lines.push(...qdisc(port, classid, leafHandle, fifoKind(m.size), leafParams, schedFresh ? [] : underShaper));
+      leaf++;
+    }
+    lines.push(`filter replace dev ${port} parent ${h.scheduler} protocol all prio 1 handle ${m.j} fw classid ${classid}`);
+  }
+  return { tc: lines, leaves: leaf - firstLeaf };
+}
+
+const fifoKind = (q: QueueSize) => ('packets' in q ? 'pfifo' : 'bfifo');
+const fifoParams = (q: QueueSize) => ('packets' in q ? `limit ${q.packets}` : `limit ${q.bytes}`);
+const sizePackets = (q: QueueSize) => ('packets' in q ? q.packets : Math.max(1, Math.floor(q.bytes / FRAME)));
+
+/** netem's parameters for a pipe's delay line: everything but the rate. */
+function delayLineParams(pipe: ResolvedPipe, distName: string | undefined): string {
+  const parts = [`delay ${pipe.delay}us`];
+  if (pipe.jitter && pipe.jitter.spread > 0) {
+    parts.push(`${pipe.jitter.spread}us`);
+    if (pipe.jitter.correlation > 0) parts.push(percent(pipe.jitter.correlation));
+    if (pipe.jitter.distribution !== 'uniform') parts.push(`distribution ${pipe.jitter.distribution}`);
+  } else if (pipe.delayTable && distName) {
+    parts.push(`${distSigma(pipe.delayTable.table)}us distribution ${distName}`);
+  }
+  const lossLevel = pipe.delayTable?.lossLevel ?? 1;
+  if (pipe.loss) {
+    const ge = pipe.loss;
+    parts.push(`loss gemodel ${percent(ge.p)} ${percent(ge.r)} ${percent(ge.lossBad)} ${percent(ge.lossGood)}`);
+  } else {
+    // a delay profile's loss level is an independent loss on top of plr
+    const loss = 1 - (1 - pipe.plr) * lossLevel;
+    if (loss > 0) parts.push(`loss random ${percent(loss)}`);
+  }
+  if (pipe.corrupt > 0) parts.push(`corrupt ${percent(pipe.corrupt)}`);
+  if (pipe.reorder && pipe.reorder.prob > 0) {
+    parts.push(`reorder ${percent(pipe.reorder.prob)}${pipe.reorder.correlation > 0 ? ` ${percent(pipe.reorder.correlation)}` : ''}`);
+    if (pipe.reorder.gap) parts.push(`gap ${pipe.reorder.gap}`);
+  }
+  // with a rate, netem sends no packet before the previous one: jitter without reordering (see the top)
+  const varies = (pipe.jitter && pipe.jitter.spread > 0) || pipe.delayTable;
+  if (varies && !(pipe.reorder && pipe.reorder.prob > 0)) parts.push('rate 100gbit');
+  return parts.join(' ');
+}
+
+/** The largest extra delay a pipe's jitter or delay profile can add, in µs (netem's tables reach 4 × jitter). */
+function maxExtraDelay(pipe: ResolvedPipe): number {
+  if (pipe.jitter) return pipe.jitter.distribution === 'uniform' ? pipe.jitter.spread : 4 * pipe.jitter.spread;
+  if (pipe.delayTable) return Math.max(...pipe.delayTable.table);
+  return 0;
+}
+
+/** The `jitter` that scales a delay table into netem's 16-bit entries. */
+function distSigma(table: number[]): number {
+  return Math.max(1, Math.ceil((Math.max(...table) * DIST_SCALE) / DIST_MAX));
+}
+
+/** An empirical delay profile as a tc distribution file: extra delays in units of sigma / 8192. */
+function distribution(pipeName: string, pipe: ResolvedPipe): { name: string; file: string; content: string } | undefined {
+  const table = pipe.delayTable!.table;
+  if (Math.max(...table) === 0) return undefined;
+  const sigma = distSigma(table);
+  const values = table.map((us) => Math.min(DIST_MAX, Math.round((us * DIST_SCALE) / sigma)));
+  const name = `picowire-${pipeName}`;
+  const rows: string[] = [`# picowire: delay profile of pipe ${pipeName}, ${values.length} values, one unit = ${sigma}/${DIST_SCALE} µs`];
+  for (let i = 0; i < values.length; i += 16) rows.push(values.slice(i, i + 16).join(' '));
+  return { name, file: `${name}.dist`, content: rows.join('\n') + '\n' };
 }
 
 /** A qdisc set with `replace` (changed in place when it exists); one of another kind or place is deleted first, as the kernel cannot change a qdisc's kind. */
@@ -134,7 +351,7 @@ function qdisc(port: Port, parent: string, handle: string, kind: string, params:
   const stale = existing && (existing.kind !== kind || existing.parent !== parent);
   return [
     ...(stale ? [`qdisc del dev ${port} ${existing.root ? 'root' : `parent ${existing.parent}`} handle ${handle}`] : []),
-    `qdisc replace dev ${port} parent ${parent} handle ${handle} ${kind} ${params}`,
+    `qdisc replace dev ${port} parent ${parent} handle ${handle} ${kind}${params ? ` ${params}` : ''}`,
   ];
 }
 
@@ -155,29 +372,158 @@ function percent(p: number): string {
   return `${Number((p * 100).toPrecision(10))}%`;
 }
 
-/** The whole nft table, replaced in one transaction: first-match rules marking traffic with its pipe's class. */
-function nftScript(profile: Profile | null, minorOf: Map<string, number>): string {
-  const rules = (profile?.rules ?? []).map((r) => `\t\tiifname "${r.from}" meta priority set 1:${hex(minorOf.get(r.pipe)!)} accept`);
-  return [
+// ---- nftables ----------------------------------------------------------------------------------
+
+const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
+const PORT_PROTOS = [6, 17, 132, 136];
+
+/** The nft field a mask reads, and its width. */
+const MASK_EXPR: Record<MaskField, { expr: string; width: number }> = {
+  srcIp: { expr: 'ip saddr', width: 32 },
+  dstIp: { expr: 'ip daddr', width: 32 },
+  srcPort: { expr: 'th sport', width: 16 },
+  dstPort: { expr: 'th dport', width: 16 },
+  proto: { expr: 'meta l4proto', width: 8 },
+};
+
+const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
+const maskValue = (field: MaskField, n: number) => (MASK_EXPR[field].width === 32 ? dotted(n) : `0x${hex(n)}`);
+
+/** The lowest `count` set bits of a mask. */
+function lowBits(mask: number, count: number): number[] {
+  const bits: number[] = [];
+  for (let b = 0; b < 32 && bits.length < count; b++) if ((mask >>> b) & 1) bits.push(b);
+  return bits;
+}
+
+/**
+ * An nft map statement choosing among `buckets` values by a mask: `<key> map { … }`.
+ * One field: its lowest masked bits pick the instance, so neighbouring keys (hosts, /24s, ports)
+ * never share one as long as there are buckets left. Several fields: a hash of the masked fields.
+ * Packets without the field (IPv6 under an IPv4 mask, ICMP under a port mask) match no entry, so
+ * the rule does not match them.
+ */
+function maskMap(mask: ResolvedMask, buckets: number, value: (i: number) => string): string {
+  const fields = Object.entries(mask) as [MaskField, number][];
+  if (fields.length === 1) {
+    const [field, bits] = fields[0]!;
+    const chosen = lowBits(bits, Math.ceil(Math.log2(buckets)));
+    const keyMask = chosen.reduce((m, b) => (m | (1 << b)) >>> 0, 0);
+    const entries = Array.from({ length: 2 ** chosen.length }, (_, combo) => {
+      const key = chosen.reduce((m, b, i) => ((combo >> i) & 1 ? (m | (1 << b)) >>> 0 : m), 0);
+      return `${maskValue(field, key)} : ${value(combo % buckets)}`;
+    });
+    return `${MASK_EXPR[field].expr} & ${maskValue(field, keyMask)} map { ${entries.join(', ')} }`;
+  }
+  const key = fields.map(([field, bits]) => `${MASK_EXPR[field].expr} & ${maskValue(field, bits)}`).join(' . ');
+  const entries = Array.from({ length: buckets }, (_, i) => `${i} : ${value(i)}`);
+  return `jhash ${key} mod ${buckets} seed 0x0 map { ${entries.join(', ')} }`;
+}
+
+/** The statements that send a rule's traffic into its pipe instance and queue class. */
+function targetStatements(profile: ResolvedProfile, rule: ResolvedRule, where: Layout): string[] {
+  const pipeName = pipeOf(profile, rule)!;
+  const pipe = profile.pipes[pipeName]!;
+  const base = where.pipeBase.get(pipeName)!;
+  const classOf = (i: number) => instanceHandles(base + i).classid;
+  const out = [`meta priority set ${pipe.mask ? maskMap(pipe.mask, pipe.buckets, classOf) : classOf(0)}`];
+  if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === undefined) return out;
+  if (rule.action === 'pipe') return [...out, 'meta mark set 0x1'];
+  const queue = profile.queues[rule.target!]!;
+  const j0 = where.queueBase.get(rule.target!)!;
+  const markOf = (i: number) => `0x${hex(j0 + i)}`;
+  return [...out, `meta mark set ${queue.mask ? maskMap(queue.mask, queue.buckets, markOf) : markOf(0)}`];
+}
+
+function addressMatch(side: 'saddr' | 'daddr', set: AddressSet): string[] {
+  const op = set.not ? '!= ' : '';
+  const one = (family: string, items: string[]) => `${family} ${side} ${op}${items.length === 1 ? items[0] : `{ ${items.join(', ')} }`}`;
+  return [...(set.v4.length ? [one('ip', set.v4)] : []), ...(set.v6.length ? [one('ip6', set.v6)] : [])];
+}
+
+/** A rule's match expressions (everything before its statements). */
+function matches(rule: ResolvedRule, withPort: boolean): string[] {
+  const out: string[] = [];
+  if (withPort && rule.from) out.push(`iifname "${rule.from}"`);
+  const protos = rule.proto?.map((p) => (typeof p === 'number' ? p : PROTO_NUMBERS[p]!));
+  const ports = rule.srcPort || rule.dstPort;
+  const l4 = protos ?? (ports ? PORT_PROTOS : undefined);
+  if (l4) out.push(`meta l4proto ${l4.length === 1 ? l4[0] : `{ ${l4.join(', ')} }`}`);
+  if (rule.src) out.push(...addressMatch('saddr', rule.src));
+  if (rule.dst) out.push(...addressMatch('daddr', rule.dst));
+  const set = (items: string[]) => (items.length === 1 ? items[0] : `{ ${items.join(', ')} }`);
+  if (rule.srcPort) out.push(`th sport ${set(rule.srcPort)}`);
+  if (rule.dstPort) out.push(`th dport ${set(rule.dstPort)}`);
+  if (rule.prob !== undefined && rule.prob < 1) out.push(`numgen random mod 1000000 < ${Math.round(rule.prob * 1e6)}`);
+  return out;
+}
+
+const counterName = (rule: ResolvedRule, i: number) => `rule${rule.number}_${i}`;
+
+/**
+ * The nft script, one transaction: the bridge table's forward chain is flushed and refilled (the
+ * table and its named counters stay), and the netdev table that duplicates packets is set up or
+ * removed. A packet sees the old rules or the new ones, never a mix.
+ */
+function nftScript(profile: ResolvedProfile | null, where: Layout): string {
+  const policy = profile === null || profile.default === 'deny' ? 'drop' : 'accept';
+  const hook = `type filter hook forward priority 0; policy ${policy};`;
+  const rules = (profile?.rules ?? []).map((rule, i) => {
+    const action =
+      rule.action === 'allow' ? ['accept'] : rule.action === 'deny' ? ['drop'] : [...targetStatements(profile!, rule, where), 'accept'];
+    return `\t\t${[...matches(rule, true), `counter name "${counterName(rule, i)}"`, ...action].join(' ')}`;
+  });
+  const counters = (profile?.rules ?? []).map((rule, i) => `\tcounter ${counterName(rule, i)} { }`);
+  const lines = [
     `# picowire: ${profile ? `profile ${profile.name}` : 'no profile yet: the bridge does not forward'}`,
-    // declaring the table first makes the delete valid when it does not exist yet; the file is one transaction
-    `table ${NFT_TABLE}`,
-    `delete table ${NFT_TABLE}`,
+    `table ${NFT_TABLE} {`,
+    ...counters,
+    `\tchain forward { ${hook} }`,
+    '}',
+    `flush chain ${NFT_TABLE} forward`,
     `table ${NFT_TABLE} {`,
     '\tchain forward {',
-    `\t\ttype filter hook forward priority 0; policy ${profile ? 'accept' : 'drop'};`,
+    `\t\t${hook}`,
     ...rules,
     '\t}',
     '}',
-    '',
-  ].join('\n');
+  ];
+  if (profile) lines.push(...duplication(profile, where));
+  return lines.join('\n') + '\n';
+}
+
+/** The netdev table that duplicates packets for pipes with `duplicate` (see the top); removed when no pipe duplicates. */
+function duplication(profile: ResolvedProfile, where: Layout): string[] {
+  const duplicating = (rule: ResolvedRule) => rule.action !== 'allow' && rule.action !== 'deny' && (profile.pipes[pipeOf(profile, rule) ?? '']?.duplicate ?? 0) > 0;
+  if (!profile.rules.some(duplicating)) return [`table ${NFT_NETDEV_TABLE}`, `delete table ${NFT_NETDEV_TABLE}`];
+  const lines = [`table ${NFT_NETDEV_TABLE} {`];
+  for (const port of PORTS) lines.push(`\tchain in_${port} { type filter hook ingress device "${port}" priority 0; policy accept; }`);
+  lines.push('}', ...PORTS.map((port) => `flush chain ${NFT_NETDEV_TABLE} in_${port}`), `table ${NFT_NETDEV_TABLE} {`);
+  for (const port of PORTS) {
+    const body: string[] = [];
+    profile.rules.forEach((rule, i) => {
+      if (rule.from && rule.from !== port) return;
+      const match = matches(rule, false);
+      if (!duplicating(rule)) {
+        body.push(`\t\t${[...match, 'accept'].join(' ')}`);
+        return;
+      }
+      const dup = profile.pipes[pipeOf(profile, rule)!]!.duplicate;
+      const chain = `dup_${port}_${i}`;
+      lines.push(`\tchain ${chain} { numgen random mod 1000000 < ${Math.round(dup * 1e6)} ${targetStatements(profile, rule, where).join(' ')} dup to "${other(port)}"; }`);
+      body.push(`\t\t${[...match, `goto ${chain}`].join(' ')}`);
+    });
+    lines.push(`\tchain in_${port} {`, `\t\ttype filter hook ingress device "${port}" priority 0; policy accept;`, ...body, '\t}');
+  }
+  lines.push('}');
+  return lines;
 }
 
 /** Whether the kernel already has every qdisc a plan sets, of the right kind in the right place, and nothing to remove: then a respawned agent leaves traffic alone. */
 export function alreadyApplied(p: Plan, state: KernelState): boolean {
   if (p.cleanup.length > 0) return false;
   return p.tc.every((line) => {
-    if (line.startsWith('class replace ')) return true;
+    if (line.startsWith('class replace ') || line.startsWith('filter replace ')) return true;
     const m = /^qdisc replace dev (\S+) parent (\S+) handle (\S+) (\S+)/.exec(line);
     return m !== null && state.qdiscs.some((q) => q.dev === m[1] && q.parent === m[2] && q.handle === m[3] && q.kind === m[4]);
   });

@@ -1,7 +1,12 @@
-// An emulation profile: pipes (dummynet's emulated links: bandwidth, delay, loss, queue) and rules
-// that send traffic through them. This schema is the single source of the TypeScript type, the
-// structural validation and (later) the JSON Schema file editors use; the meaning of the values
-// (units, ranges, references between rules and pipes) is checked in validate.ts.
+// An emulation profile: dummynet's model in JSON. Pipes are emulated links (bandwidth, delay,
+// jitter, loss, queue, ...); queues are weighted classes feeding a pipe's scheduler; masks make one
+// pipe or queue instance per distinct masked key; numbered rules select traffic, first match wins,
+// as in ipfw. This schema is the single source of the TypeScript types, the structural validation
+// and the published JSON Schema (schema/profile-v1.json); what the schema cannot say (units,
+// ranges, references between rules, queues and pipes) is checked in validate.ts.
+//
+// The skeleton's format ({pipes: {up: {bw, delay, plr, queue}}, rules: [{from, pipe}]}) is a subset
+// of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
 
@@ -16,29 +21,171 @@ const Duration = Type.Union([Type.Number(), Type.String()], {
 const Queue = Type.Union([Type.Integer(), Type.String()], {
   description: `a queue: a number of packets, or a size such as "64KB" (${SIZE_UNITS})`,
 });
+const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
+  description: `a size: a number of bytes, or text such as "32KB" (${SIZE_UNITS})`,
+});
+const Probability = (what: string) => Type.Number({ minimum: 0, maximum: 1, description: `${what}: a probability from 0 to 1, such as 0.01` });
 
-/** One emulated link, as `ipfw pipe N config bw B delay D plr P queue Q`. */
+export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as const;
+export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const;
+export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
+
+/** Random extra delay on top of `delay`, as netem's jitter. */
+const JitterSchema = Type.Object(
+  {
+    /** how far the delay varies: for uniform, ± this; for the others, the standard deviation */
+    spread: Duration,
+    distribution: Type.Optional(Type.Union(DISTRIBUTIONS.map((d) => Type.Literal(d)))),
+    /** how much each packet's jitter follows the previous packet's (0: independent) */
+    correlation: Type.Optional(Probability('correlation')),
+  },
+  { additionalProperties: false },
+);
+
+/** Dummynet's empirical delay profile (ipfw `profile`, seed section 2.4): extra delay drawn from a measured curve. */
+const DelayProfileSchema = Type.Object(
+  {
+    /** points of the curve: with cumulative probability `prob` the extra delay is at most `delay`; between points it is interpolated */
+    samples: Type.Array(Type.Object({ prob: Probability('cumulative probability'), delay: Duration }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: 1024,
+    }),
+    /** draws above this cumulative probability lose the packet (dummynet's loss-level; default 1: none) */
+    lossLevel: Type.Optional(Probability('loss level')),
+  },
+  { additionalProperties: false },
+);
+
+/** Bursty loss: the two-state Gilbert-Elliott chain, as netem's `loss gemodel`. */
+const LossSchema = Type.Object(
+  {
+    model: Type.Literal('gilbert-elliott'),
+    /** probability of moving from the good to the bad state, per packet */
+    p: Probability('good → bad'),
+    /** probability of moving from the bad to the good state, per packet */
+    r: Probability('bad → good'),
+    /** loss probability in the bad state (default 1) */
+    lossBad: Type.Optional(Probability('loss in the bad state')),
+    /** loss probability in the good state (default 0) */
+    lossGood: Type.Optional(Probability('loss in the good state')),
+  },
+  { additionalProperties: false },
+);
+
+const ReorderSchema = Type.Object(
+  {
+    /** probability that a packet is sent at once, ahead of those delayed before it */
+    prob: Probability('reorder'),
+    correlation: Type.Optional(Probability('correlation')),
+    /** reorder only every gap-th packet (netem's `gap`) */
+    gap: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+
+const MaskBits = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
+  description: 'a mask: a number, hex such as "0xffffff00", an IPv4 netmask such as "255.255.255.0", or a prefix length such as "/24"',
+});
+
+/** Which packet fields tell instances apart (ipfw `mask`): one instance per distinct masked value. */
+export const MaskSchema = Type.Object(
+  {
+    srcIp: Type.Optional(MaskBits),
+    dstIp: Type.Optional(MaskBits),
+    srcPort: Type.Optional(MaskBits),
+    dstPort: Type.Optional(MaskBits),
+    proto: Type.Optional(MaskBits),
+  },
+  { additionalProperties: false },
+);
+
+const Buckets = Type.Integer({ minimum: 1, maximum: 256, description: 'how many instances a mask may create, from 1 to 256' });
+
+/** One emulated link, as `ipfw pipe N config bw B delay D plr P queue Q ...`. */
 export const PipeSchema = Type.Object(
   {
     /** the bottleneck's bandwidth; without it the pipe only delays and drops */
     bw: Type.Optional(Bandwidth),
     /** propagation delay, added after the queue and the transmission time */
     delay: Type.Optional(Duration),
+    /** random variation of the delay */
+    jitter: Type.Optional(Type.Union([Duration, JitterSchema], { description: 'a duration (uniform ± that much), or {spread, distribution, correlation}' })),
+    /** dummynet's empirical delay profile */
+    delayProfile: Type.Optional(DelayProfileSchema),
     /** probability that a packet is dropped on entry, independently of congestion */
-    plr: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a probability from 0 to 1, such as 0.01' })),
+    plr: Type.Optional(Probability('packet loss rate')),
+    /** bursty random loss (instead of plr) */
+    loss: Type.Optional(LossSchema),
+    duplicate: Type.Optional(Probability('duplication')),
+    corrupt: Type.Optional(Probability('corruption (one bit flipped)')),
+    reorder: Type.Optional(Type.Union([Probability('reorder'), ReorderSchema], { description: 'a probability, or {prob, correlation, gap}' })),
     /** the bottleneck's queue; when full, arriving packets are dropped (default: from bandwidth × delay) */
     queue: Type.Optional(Queue),
+    /** link-layer bytes added to every packet when computing its transmission time (may be negative) */
+    overhead: Type.Optional(Type.Integer({ minimum: -64, maximum: 1024, description: 'bytes from -64 to 1024' })),
+    /** after an idle period, this much data passes at line rate before `bw` applies (ipfw `burst`) */
+    burst: Type.Optional(Size),
+    /** the scheduler serving this pipe's queues (default wf2q+ when queues feed the pipe) */
+    scheduler: Type.Optional(Type.Union(SCHEDULERS.map((s) => Type.Literal(s)))),
+    /** one pipe instance per distinct masked key */
+    mask: Type.Optional(MaskSchema),
+    buckets: Type.Optional(Buckets),
   },
   { additionalProperties: false },
 );
 
-/** Sends traffic to a pipe; rules are tried in order and the first that matches wins, as in ipfw. */
+/** A weighted class (dummynet's "queue") feeding a pipe's scheduler, as `ipfw queue N config pipe P weight W`. */
+export const QueueSchema = Type.Object(
+  {
+    /** the pipe whose scheduler serves this queue */
+    pipe: Type.String(),
+    /** share of the pipe's bandwidth relative to its sibling queues (dummynet: 1 to 100); for prio, the priority (higher first) */
+    weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'a whole number from 1 to 100' })),
+    /** this queue's size: packets or bytes (default 50 packets, as dummynet) */
+    queue: Type.Optional(Queue),
+    /** one queue instance per distinct masked key */
+    mask: Type.Optional(MaskSchema),
+    buckets: Type.Optional(Buckets),
+  },
+  { additionalProperties: false },
+);
+
+const AddressList = Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+  description: 'an address ("198.18.0.1", "198.18.0.0/24", "2001:db8::/32", "any") or a list of them',
+});
+const AddressMatch = Type.Union([AddressList, Type.Object({ not: AddressList }, { additionalProperties: false })], {
+  description: 'an address, "any", a list, or {"not": address or list}',
+});
+const PortItem = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.String()]);
+const PortMatch = Type.Union([PortItem, Type.Array(PortItem, { minItems: 1 })], {
+  description: 'a port (80), a range ("2000-3000"), a list ("22,53" or [22, 53, "1000-2000"]) or "any"',
+});
+const ProtocolName = Type.Union([...PROTOCOLS.map((p) => Type.Literal(p)), Type.Integer({ minimum: 0, maximum: 255 })], {
+  description: `${PROTOCOLS.join(', ')} or an IP protocol number 0-255`,
+});
+
+export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
+
+/** What a rule does with the traffic it matches; rules are tried in order of number, the first that matches wins, as in ipfw. */
 export const RuleSchema = Type.Object(
   {
-    /** the bridge port the traffic enters on (it leaves on the other one) */
-    from: Type.Union([Type.Literal('a'), Type.Literal('b')]),
-    /** a key of `pipes` */
-    pipe: Type.String(),
+    /** ipfw's rule number, 1 to 65535; rules run in ascending order (a rule without one gets the previous one's plus 100, as `ipfw add`) */
+    number: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'a rule number from 1 to 65535' })),
+    /** default: "pipe" when the rule names a pipe, "queue" when it names a queue */
+    action: Type.Optional(Type.Union(ACTIONS.map((a) => Type.Literal(a)))),
+    /** a key of `pipes` (action pipe) */
+    pipe: Type.Optional(Type.String()),
+    /** a key of `queues` (action queue) */
+    queue: Type.Optional(Type.String()),
+    /** the bridge port the traffic enters on (it leaves on the other one); absent: both directions */
+    from: Type.Optional(Type.Union([Type.Literal('a'), Type.Literal('b')])),
+    proto: Type.Optional(Type.Union([ProtocolName, Type.Array(ProtocolName, { minItems: 1 })], { description: `a protocol (${PROTOCOLS.join(', ')} or 0-255) or a list` })),
+    src: Type.Optional(AddressMatch),
+    dst: Type.Optional(AddressMatch),
+    srcPort: Type.Optional(PortMatch),
+    dstPort: Type.Optional(PortMatch),
+    /** the rule matches only this fraction of the packets it would match (ipfw `prob`) */
+    prob: Type.Optional(Probability('match probability')),
   },
   { additionalProperties: false },
 );
@@ -50,12 +197,20 @@ export const ProfileSchema = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'up to 64 letters, digits, ".", "_" and "-"' }),
     description: Type.Optional(Type.String()),
     pipes: Type.Record(Type.String(), PipeSchema, { default: {} }),
+    queues: Type.Optional(Type.Record(Type.String(), QueueSchema)),
     rules: Type.Array(RuleSchema, { default: [] }),
+    /** what happens to traffic no rule matches (default allow: it crosses unshaped) */
+    default: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
   },
   { $id: PROFILE_SCHEMA_ID, additionalProperties: false },
 );
 
 export type Profile = Static<typeof ProfileSchema>;
 export type Pipe = Static<typeof PipeSchema>;
+export type QueueSpec = Static<typeof QueueSchema>;
 export type Rule = Static<typeof RuleSchema>;
-export type Port = Rule['from'];
+export type Mask = Static<typeof MaskSchema>;
+export type Port = 'a' | 'b';
+export type Protocol = (typeof PROTOCOLS)[number] | number;
+export type Scheduler = (typeof SCHEDULERS)[number];
+export type Distribution = (typeof DISTRIBUTIONS)[number];

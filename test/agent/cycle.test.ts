@@ -55,7 +55,7 @@ test('a bad profile is rejected with every error on one line, and the previous o
   t.is(inForce, good);
   t.is(
     said[1],
-    'rejected profile: profile.pipes.up.plr: 3 must be <= 1; allowed: a probability from 0 to 1, such as 0.01; profile.pipes.up.bw: "1 furlong/s": unknown bandwidth unit "furlong/s"; allowed: bit/s, Kbit/s, Mbit/s, Gbit/s, Byte/s, KByte/s, MByte/s, GByte/s; also bps, Kbps, Mbps, Gbps; B is a byte, b a bit; profile.rules[0].pipe: "nope" is not a pipe of this profile; pipes: up',
+    'rejected profile: profile.pipes.up.plr: 3 must be <= 1; allowed: packet loss rate: a probability from 0 to 1, such as 0.01; profile.pipes.up.bw: "1 furlong/s": unknown bandwidth unit "furlong/s"; allowed: bit/s, Kbit/s, Mbit/s, Gbit/s, Byte/s, KByte/s, MByte/s, GByte/s; also bps, Kbps, Mbps, Gbps; B is a byte, b a bit; profile.rules[0].pipe: "nope" is not a pipe of this profile; pipes: up',
   );
   t.false(calls.includes('/sbin/tc -batch'));
   t.is(await readCurrent(root), null);

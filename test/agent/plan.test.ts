@@ -2,6 +2,7 @@ import test from 'ava';
 import { alreadyApplied, delayLinePackets, plan, queuePackets, type KernelState, type TcQdisc } from '../../src/agent/plan.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
+import { resolvePipe } from '../../src/profile/resolve.ts';
 
 /** A profile through validation, as the agent gives it to the planner. */
 const profile = (value: unknown): Profile => {
@@ -75,10 +76,10 @@ test('the example profile: delay line then bottleneck on the egress port of each
 test('traffic from a is shaped on b\'s egress by the pipe its rule names', (t) => {
   const p = plan(wanAsym, fresh);
   t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 20000us limit 16556'));
-  t.true(p.tc.includes('qdisc replace dev b parent 10:1 handle 1010: netem rate 256000bit limit 43'));
-  t.true(p.tc.includes('qdisc replace dev a parent 11:1 handle 1011: netem rate 4000000bit limit 50'));
+  t.true(p.tc.includes('qdisc replace dev b parent 10:1 handle 4000: netem rate 256000bit limit 43'));
+  t.true(p.tc.includes('qdisc replace dev a parent 11:1 handle 4001: netem rate 4000000bit limit 50'));
   t.false(p.tc.some((l) => l.startsWith('class replace dev a parent 1: classid 1:10 ')), 'the up pipe is not on a');
-  t.regex(p.nft, /iifname "a" meta priority set 1:10 accept\n\t\tiifname "b" meta priority set 1:11 accept/);
+  t.regex(p.nft, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept\n\t\tiifname "b" counter name "rule200_1" meta priority set 1:11 accept/);
 });
 
 test('before any profile the bridge forwards nothing and the ports have only the unshaped class', (t) => {
@@ -119,7 +120,7 @@ test('a pipe no rule uses any more is removed after nft stops marking for it, an
   const state = after(fresh, plan(before, fresh).tc);
   const p = plan(now, state);
   t.snapshot(p, 'changing three pipes to two');
-  t.true(p.tc.includes('qdisc del dev b parent 10:1 handle 1010:'));
+  t.true(p.tc.includes('qdisc del dev b parent 10:1 handle 4000:'));
   t.deepEqual(p.cleanup, ['class del dev a classid 1:11', 'class del dev a classid 1:12']);
   t.false(alreadyApplied(p, state));
 });
@@ -138,14 +139,14 @@ test('a pipe both directions use gets a class on each port', (t) => {
 test('a delay-only pipe is one netem with its loss and no bottleneck', (t) => {
   const p = plan(profile({ name: 'lossy', pipes: { sat: { delay: '300ms', plr: 0.07 } }, rules: [{ from: 'a', pipe: 'sat' }] }), fresh);
   t.snapshot(p.tc.filter((l) => l.includes('netem')), 'netem lines');
-  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 300000us loss 7% limit 247689'));
+  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 300000us loss random 7% limit 247689'));
 });
 
 test('the default queue is two bandwidth-delay products, at least 64 KiB, in full-size frames', (t) => {
-  t.is(queuePackets({ bw: 256_000, delay: 20_000, plr: 0 }), 43); // 1280 bytes → the 64 KiB floor
-  t.is(queuePackets({ bw: 100e6, delay: 50_000, plr: 0 }), 825); // 2 × 625000 bytes / 1514
-  t.is(queuePackets({ bw: 1e6, delay: 0, plr: 0, queue: { bytes: 65536 } }), 43);
-  t.is(queuePackets({ bw: 1e6, delay: 0, plr: 0, queue: { packets: 7 } }), 7);
+  t.is(queuePackets(resolvePipe({ bw: 256_000, delay: 20 })), 43); // 1280 bytes → the 64 KiB floor
+  t.is(queuePackets(resolvePipe({ bw: 100e6, delay: 50 })), 825); // 2 × 625000 bytes / 1514
+  t.is(queuePackets(resolvePipe({ bw: 1e6, queue: '64KB' })), 43);
+  t.is(queuePackets(resolvePipe({ bw: 1e6, queue: 7 })), 7);
 });
 
 test('the delay line holds everything a 10 Gbit/s port can deliver during the delay, and never fewer than 1000 packets', (t) => {

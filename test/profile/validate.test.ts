@@ -1,5 +1,6 @@
 import test from 'ava';
-import { resolvePipe, validateProfile } from '../../src/profile/validate.ts';
+import { validateProfile } from '../../src/profile/validate.ts';
+import { resolvePipe } from '../../src/profile/resolve.ts';
 
 const example = {
   name: 'wan-asym',
@@ -41,11 +42,11 @@ test('every error of a profile is reported at once, structural and semantic toge
     rules: [{ from: 'c', pipe: 'upp' }],
   });
   t.deepEqual(errors, [
-    'profile: unknown key "extra"; allowed keys: $schema, name, description, pipes, rules',
+    'profile: unknown key "extra"; allowed keys: $schema, name, description, pipes, queues, rules, default',
     'profile.name: "bad name" must match pattern "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"; allowed: up to 64 letters, digits, ".", "_" and "-"',
-    'profile.pipes.up: unknown key "colour"; allowed keys: bw, delay, plr, queue',
+    'profile.pipes.up: unknown key "colour"; allowed keys: bw, delay, jitter, delayProfile, plr, loss, duplicate, corrupt, reorder, queue, overhead, burst, scheduler, mask, buckets',
     'profile.pipes.up.delay: true is not allowed; allowed: a duration: a number of milliseconds, or text such as "20ms" (us, ms, s; a bare number is milliseconds)',
-    'profile.pipes.up.plr: 2 must be <= 1; allowed: a probability from 0 to 1, such as 0.01',
+    'profile.pipes.up.plr: 2 must be <= 1; allowed: packet loss rate: a probability from 0 to 1, such as 0.01',
     'profile.rules[0].from: "c" is not allowed; allowed: "a", "b"',
     'profile.pipes.up.bw: "4 furlongs": unknown bandwidth unit "furlongs"; allowed: bit/s, Kbit/s, Mbit/s, Gbit/s, Byte/s, KByte/s, MByte/s, GByte/s; also bps, Kbps, Mbps, Gbps; B is a byte, b a bit',
     'profile.pipes["has space"]: "has space" is not a pipe name; allowed: up to 32 letters, digits, ".", "_" and "-", starting with a letter or digit',
@@ -84,7 +85,8 @@ test('something that is not an object is rejected with one line', (t) => {
 });
 
 test('a validated pipe resolves to bit/s, µs, a probability and its queue', (t) => {
-  t.deepEqual(resolvePipe(example.pipes.down), { bw: 4_000_000, delay: 5000, plr: 0.01, queue: { packets: 50 } });
-  t.deepEqual(resolvePipe({ delay: 1.5 }), { delay: 1500, plr: 0 });
-  t.deepEqual(resolvePipe({ bw: '1.5Kbit/s', queue: '64KB' }), { bw: 1500, delay: 0, plr: 0, queue: { bytes: 65536 } });
+  const none = { duplicate: 0, corrupt: 0, overhead: 0, buckets: 1 };
+  t.deepEqual(resolvePipe(example.pipes.down), { bw: 4_000_000, delay: 5000, plr: 0.01, queue: { packets: 50 }, ...none });
+  t.deepEqual(resolvePipe({ delay: 1.5 }), { delay: 1500, plr: 0, ...none });
+  t.deepEqual(resolvePipe({ bw: '1.5Kbit/s', queue: '64KB' }), { bw: 1500, delay: 0, plr: 0, queue: { bytes: 65536 }, ...none });
 });
