@@ -293,14 +293,17 @@ const sizePackets = (q: QueueSize) => ('packets' in q ? q.packets : Math.max(1, 
 
 /** netem's parameters for a pipe's delay line: everything but the rate. */
 function delayLineParams(pipe: ResolvedPipe, distName: string | undefined): string {
-  const parts = [`delay ${pipe.delay}us`];
+  // tc refuses a distribution without a delay: 1 µs stands in for none
+  const parts: string[] = [];
   if (pipe.jitter && pipe.jitter.spread > 0) {
-    parts.push(`${pipe.jitter.spread}us`);
+    parts.push(`delay ${pipe.jitter.distribution === 'uniform' ? pipe.delay : Math.max(1, pipe.delay)}us ${pipe.jitter.spread}us`);
     if (pipe.jitter.correlation > 0) parts.push(percent(pipe.jitter.correlation));
     if (pipe.jitter.distribution !== 'uniform') parts.push(`distribution ${pipe.jitter.distribution}`);
   } else if (pipe.delayTable && distName) {
-    parts.push(`${distSigma(pipe.delayTable.table)}us distribution ${distName}`);
-  }
+    // the table's smallest extra delay joins the constant delay; the table holds what varies
+    const { min, sigma } = tableScale(pipe.delayTable.table);
+    parts.push(`delay ${Math.max(1, pipe.delay + min)}us ${sigma}us distribution ${distName}`);
+  } else parts.push(`delay ${pipe.delay}us`);
   const lossLevel = pipe.delayTable?.lossLevel ?? 1;
   if (pipe.loss) {
     const ge = pipe.loss;
@@ -328,17 +331,18 @@ function maxExtraDelay(pipe: ResolvedPipe): number {
   return 0;
 }
 
-/** The `jitter` that scales a delay table into netem's 16-bit entries. */
-function distSigma(table: number[]): number {
-  return Math.max(1, Math.ceil((Math.max(...table) * DIST_SCALE) / DIST_MAX));
+/** A delay table as netem takes it: its smallest value (added to the delay) and the `jitter` that scales the rest into 16-bit entries. */
+function tableScale(table: number[]): { min: number; sigma: number } {
+  const min = Math.min(...table);
+  return { min, sigma: Math.max(1, Math.ceil(((Math.max(...table) - min) * DIST_SCALE) / DIST_MAX)) };
 }
 
 /** An empirical delay profile as a tc distribution file: extra delays in units of sigma / 8192. */
 function distribution(pipeName: string, pipe: ResolvedPipe): { name: string; file: string; content: string } | undefined {
   const table = pipe.delayTable!.table;
-  if (Math.max(...table) === 0) return undefined;
-  const sigma = distSigma(table);
-  const values = table.map((us) => Math.min(DIST_MAX, Math.round((us * DIST_SCALE) / sigma)));
+  const { min, sigma } = tableScale(table);
+  if (Math.max(...table) === min) return undefined; // a constant: plain delay
+  const values = table.map((us) => Math.min(DIST_MAX, Math.round(((us - min) * DIST_SCALE) / sigma)));
   const name = `picowire-${pipeName}`;
   const rows: string[] = [`# picowire: delay profile of pipe ${pipeName}, ${values.length} values, one unit = ${sigma}/${DIST_SCALE} µs`];
   for (let i = 0; i < values.length; i += 16) rows.push(values.slice(i, i + 16).join(' '));

@@ -177,6 +177,7 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   (Array.isArray(v.rules) ? v.rules : []).forEach((raw, i) => {
     if (!isObject(raw)) return;
     const rule = resolveRuleAt(raw, `${ROOT}.rules[${i}]`, { pipes: rawPipes, queues: rawQueues }, errors);
+    ipv6Conflict(rule, pipes, queues, `${ROOT}.rules[${i}]`, errors);
     rule.number = isNumber(raw.number) ? raw.number : Math.min(last + 100, 65535);
     last = rule.number;
     rules.push(rule);
@@ -193,6 +194,16 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
     },
     errors,
   };
+}
+
+/** Address masks read IPv4 headers: a rule that matches only IPv6 cannot feed a pipe or queue masked by address. */
+function ipv6Conflict(rule: ResolvedRule, pipes: Record<string, ResolvedPipe>, queues: Record<string, ResolvedQueue>, at: string, errors: string[]): void {
+  const onlyV6 = [rule.src, rule.dst].some((set) => set && !set.not && set.v6.length > 0 && set.v4.length === 0);
+  if (!onlyV6 || rule.target === undefined) return;
+  const queue = rule.action === 'queue' ? queues[rule.target] : undefined;
+  const pipe = rule.action === 'pipe' ? pipes[rule.target] : queue ? pipes[queue.pipe] : undefined;
+  const masked = [pipe?.mask, queue?.mask].some((m) => m && (m.srcIp !== undefined || m.dstIp !== undefined));
+  if (masked) errors.push(`${at}: this rule matches IPv6 addresses only, but its ${rule.action} has a mask on IPv4 addresses (srcIp/dstIp); masks on addresses are IPv4 only`);
 }
 
 /** One value: parsed (a unit error names the unit), then range-checked; undefined when absent, of the wrong type, or wrong. */
