@@ -6,7 +6,8 @@ import test, { type ExecutionContext } from 'ava';
 import { missingTools } from '../../src/builder/hosttools.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const IMAGES = join(REPO, 'images');
+/** the built images the VM tests boot: images/, or PICOWIRE_IMAGES (a build's outDir) */
+export const IMAGES = process.env.PICOWIRE_IMAGES ?? join(REPO, 'images');
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
 type Need = 'root' | 'qemu' | 'image';
