@@ -28,9 +28,24 @@ export async function readCurrent(root: string): Promise<Profile | null> {
   }
 }
 
+/** What became of a profile the agent was given. */
+export interface Outcome {
+  /** the profile in force afterwards */
+  inForce: Profile | null;
+  /** whether the given profile is now in force (or already was) */
+  applied: boolean;
+  /** why it was not, one line each */
+  errors: string[];
+}
+
 /** Reads the sources (unless given what they hold) and puts their profile in force; returns the profile in force afterwards. */
 export async function refresh(ctx: Context, inForce: Profile | null, given: { found?: Found; state?: KernelState } = {}): Promise<Profile | null> {
   const found = given.found ?? (await findProfile({ ...ctx, warn: (line) => ctx.say(`warning: ${line}`) }));
+  return (await consider(ctx, inForce, found, given.state)).inForce;
+}
+
+/** Checks a found profile and puts it in force, unless it already is; a rejected one leaves `inForce` in force. */
+export async function consider(ctx: Context, inForce: Profile | null, found: Found, knownState?: KernelState): Promise<Outcome> {
   ctx.say(`profile from ${found.source}`);
   if ('error' in found) return reject(ctx, [found.error], inForce);
   const checked = validateProfile(found.value);
@@ -38,10 +53,10 @@ export async function refresh(ctx: Context, inForce: Profile | null, given: { fo
   const profile = checked.value;
   try {
     // a respawned agent finds its own work in place: leave the traffic alone
-    const state = given.state ?? (await readKernelState(ctx));
+    const state = knownState ?? (await readKernelState(ctx));
     if (inForce && isDeepStrictEqual(inForce, profile) && alreadyApplied(plan(profile, state), state)) {
       ctx.say(`applied profile ${profile.name}`);
-      return profile;
+      return { inForce: profile, applied: true, errors: [] };
     }
     const error = await applyProfile(profile, inForce, ctx, state);
     if (error) return reject(ctx, [error], inForce);
@@ -51,11 +66,11 @@ export async function refresh(ctx: Context, inForce: Profile | null, given: { fo
   await mkdir(join(ctx.root, FILES.run), { recursive: true });
   await writeFile(join(ctx.root, FILES.current), JSON.stringify(profile, null, 2) + '\n');
   ctx.say(`applied profile ${profile.name}`);
-  return profile;
+  return { inForce: profile, applied: true, errors: [] };
 }
 
 /** Says why a profile is not used; what was in force stays in force. */
-function reject(ctx: Context, errors: string[], inForce: Profile | null): Profile | null {
+function reject(ctx: Context, errors: string[], inForce: Profile | null): Outcome {
   ctx.say(`rejected profile: ${errors.join('; ')}`);
-  return inForce;
+  return { inForce, applied: false, errors };
 }

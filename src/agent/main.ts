@@ -1,16 +1,23 @@
 // The on-boot agent (bundled to /opt/picowire/agent.mjs; busybox init respawns it if it exits).
 // Until a good profile is in force the bridge does not forward. Then it stays up: SIGHUP makes it
-// read the sources again.
+// read the sources again, `picowire apply|status|ipfw` talk to it on its control socket, and a
+// PICOWIRE partition that appears (a stick plugged back in) or changes is read again.
+// The same bundle is the `picowire` command: with arguments it runs ctl.ts instead.
 import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { applyNft, readKernelState } from './apply.ts';
-import { refresh, readCurrent, type Context } from './cycle.ts';
+import { serveControl } from './control.ts';
+import { runCli } from './ctl.ts';
+import { consider, refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run } from './exec.ts';
-import { FILES } from './paths.ts';
+import { CONTROL_SOCKET, FILES } from './paths.ts';
 import { plan } from './plan.ts';
 import { setupPorts } from './ports.ts';
-import { findProfile } from './sources.ts';
+import { findProfile, fromConfigPartition } from './sources.ts';
+import { readStatus } from './status.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
 
@@ -51,26 +58,76 @@ async function main(): Promise<void> {
   say(`ready ${Math.round(performance.now())} ms after node started`);
   await markKernelLog(ctx.root, 'agent ready');
 
-  // one refresh at a time; a SIGHUP during one asks for another after it
-  let busy: Promise<void> | undefined;
-  let again = false;
+  // one change of the kernel state at a time, whoever asks for it
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = chain.then(work);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  // SIGHUP: read the sources again; several during one refresh ask for one more after it
+  let hupPending = false;
   process.on('SIGHUP', () => {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = (async () => {
-      do {
-        again = false;
-        inForce = await refresh(ctx, inForce);
-      } while (again);
-      busy = undefined;
-    })();
+    if (hupPending) return;
+    hupPending = true;
+    void serial(async () => {
+      hupPending = false;
+      inForce = await refresh(ctx, inForce);
+    });
   });
+
+  await serveControl(join(ctx.root, CONTROL_SOCKET), async (req) => {
+    if (req.op === 'status') return { ok: true, op: 'status', status: await readStatus(ctx, inForce) };
+    if (req.op === 'current') return { ok: true, op: 'current', profile: inForce };
+    return serial(async () => {
+      const started = performance.now();
+      const outcome = await consider(ctx, inForce, { source: req.source, value: req.profile });
+      inForce = outcome.inForce;
+      const ms = performance.now() - started;
+      return outcome.applied ? { ok: true as const, op: 'apply' as const, name: inForce!.name, ms } : { ok: false as const, op: 'apply' as const, errors: outcome.errors, ms };
+    });
+  });
+
+  watchConfigPartition(ctx, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
 }
 
-main().catch((e: unknown) => {
-  say(`failed: ${(e as Error).message}`);
-  process.exit(1);
-});
+/**
+ * Polls /proc/partitions (a cheap read) every 2 s; when the block devices change — a USB stick
+ * plugged back in after its profile.json was edited on a laptop — the PICOWIRE partition is read
+ * again, and its profile applied if it differs from what it held before.
+ */
+function watchConfigPartition(ctx: Context, apply: (found: { source: string; value: unknown } | { source: string; error: string }) => Promise<unknown>): void {
+  const partitions = join(ctx.root, 'proc/partitions');
+  let seen: string | undefined;
+  let last: unknown;
+  let busy = false;
+  const look = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const now = await readFile(partitions, 'utf8').catch(() => '');
+      if (seen !== undefined && now !== seen) {
+        const found = await fromConfigPartition({ ...ctx, warn: (line) => say(`warning: ${line}`) });
+        const value = found && ('value' in found ? found.value : found.error);
+        if (found && !isDeepStrictEqual(value, last)) {
+          last = value;
+          await apply(found);
+        }
+      }
+      seen = now;
+    } finally {
+      busy = false;
+    }
+  };
+  void look();
+  setInterval(() => void look(), 2000).unref();
+}
+
+if (process.argv.length > 2) runCli(process.argv.slice(2));
+else
+  main().catch((e: unknown) => {
+    say(`failed: ${(e as Error).message}`);
+    process.exit(1);
+  });

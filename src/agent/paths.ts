@@ -31,3 +31,6 @@ export const CONFIG_LABEL = 'PICOWIRE';
 export const BRIDGE = 'br0';
 /** What busybox udhcpc runs with a lease on a management NIC (overlays/rootfs). */
 export const DHCP_SCRIPT = '/usr/share/udhcpc/default.script';
+
+/** The agent's control socket, for `picowire apply`, `status` and `ipfw` on the appliance. */
+export const CONTROL_SOCKET = 'run/picowire/control.sock';

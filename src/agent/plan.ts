@@ -259,32 +259,56 @@ function instanceLines(
     lines.push(...qdisc(port, schedParent, h.scheduler, sched === 'fq_codel' ? 'fq_codel' : fifoKind(pipeQueue), params, underShaper));
     return { tc: lines, leaves: 0 };
   }
-  const kind = sched === 'wf2q+' || sched === 'qfq' ? 'qfq' : sched === 'prio' ? 'prio' : 'drr';
+  const kind = schedulerKind(sched);
   const schedFresh = !underShaper.some((q) => q.handle === h.scheduler && q.kind === kind);
   lines.push(...qdisc(port, schedParent, h.scheduler, kind, kind === 'prio' ? `bands ${Math.min(classes, PRIO_BANDS)} priomap ${Array(16).fill(0).join(' ')}` : '', underShaper));
   const schedMajor = h.scheduler.slice(0, -1);
-  // class 1: the pipe's own queue (rules `pipe P` into a scheduled pipe), weight 1; then each queue's instances
-  const members: { j: number; weight: number; size: QueueSize }[] = [{ j: 1, weight: 1, size: pipeQueue }];
-  for (const [name, q] of queues) {
-    for (let i = 0; i < q.buckets; i++) members.push({ j: where.queueBase.get(name)! + i, weight: q.weight, size: q.queue });
-  }
-  // prio: higher weight, higher priority (dummynet's prio scheduler); bands are 1 (first served) .. 16
-  const weights = [...new Set(members.map((m) => m.weight))].sort((x, y) => y - x);
+  const members = schedulerMembers(kind, pipeQueue, queues, where);
   let leaf = firstLeaf;
   for (const m of members) {
-    const classid = kind === 'prio' ? `${schedMajor}:${hex(Math.min(weights.indexOf(m.weight), PRIO_BANDS - 1) + 1)}` : `${schedMajor}:${hex(m.j)}`;
+    const classid = `${schedMajor}:${m.minor}`;
     if (kind === 'qfq') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} qfq weight ${m.weight}`);
     if (kind === 'drr') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} drr quantum ${sched === 'rr' ? FRAME : m.weight * FRAME}`);
     const leafParams = fifoParams(m.size);
     const leafHandle = `${hex(LEAF_BASE + leaf)}:`;
     // prio bands share a leaf when queues share a weight: only the first sets it
-    if (kind !== 'prio' || !members.slice(0, members.indexOf(m)).some((o) => o.weight === m.weight)) {
+    if (!members.slice(0, members.indexOf(m)).some((o) => o.minor === m.minor)) {
       lines.push(...qdisc(port, classid, leafHandle, fifoKind(m.size), leafParams, schedFresh ? [] : underShaper));
       leaf++;
     }
     lines.push(`filter replace dev ${port} parent ${h.scheduler} protocol all prio 1 handle ${m.j} fw classid ${classid}`);
   }
   return { tc: lines, leaves: leaf - firstLeaf };
+}
+
+/** The Linux qdisc a dummynet scheduler maps onto (see README, "Schedulers"). */
+export function schedulerKind(sched: string): 'qfq' | 'prio' | 'drr' | 'fq_codel' | 'fifo' {
+  if (sched === 'wf2q+' || sched === 'qfq') return 'qfq';
+  if (sched === 'prio' || sched === 'fq_codel' || sched === 'fifo') return sched;
+  return 'drr';
+}
+
+/** A scheduler's classes: class 1 is the pipe's own queue (rules `pipe P` into a scheduled pipe, weight 1), then each queue's instances. */
+export interface Member {
+  /** the queue, or undefined for the pipe's own */
+  queue?: string;
+  instance: number;
+  /** the fw mark that selects it */
+  j: number;
+  weight: number;
+  size: QueueSize;
+  /** its class minor under the scheduler (hex); prio: the band, shared by queues of one weight */
+  minor: string;
+}
+
+export function schedulerMembers(kind: string, pipeQueue: QueueSize, queues: [string, { weight: number; queue: QueueSize; buckets: number }][], where: Layout): Member[] {
+  const members: Omit<Member, 'minor'>[] = [{ instance: 0, j: 1, weight: 1, size: pipeQueue }];
+  for (const [name, q] of queues) {
+    for (let i = 0; i < q.buckets; i++) members.push({ queue: name, instance: i, j: where.queueBase.get(name)! + i, weight: q.weight, size: q.queue });
+  }
+  // prio: higher weight, higher priority (dummynet's prio scheduler); bands are 1 (first served) .. 16
+  const weights = [...new Set(members.map((m) => m.weight))].sort((x, y) => y - x);
+  return members.map((m) => ({ ...m, minor: hex(kind === 'prio' ? Math.min(weights.indexOf(m.weight), PRIO_BANDS - 1) + 1 : m.j) }));
 }
 
 const fifoKind = (q: QueueSize) => ('packets' in q ? 'pfifo' : 'bfifo');

@@ -54,7 +54,7 @@ async function fromFwCfg(ctx: Context): Promise<Found | undefined> {
 }
 
 /** profile.json on the PICOWIRE partition, mounted read-only just long enough to read it (iocharset=utf8: Debian's default, ascii, is a module the image need not carry). */
-async function fromConfigPartition(ctx: Context): Promise<Found | undefined> {
+export async function fromConfigPartition(ctx: Context): Promise<Found | undefined> {
   const findfs = await ctx.run(BIN.busybox, ['findfs', `LABEL=${CONFIG_LABEL}`]);
   const device = findfs.stdout.trim();
   if (findfs.code !== 0 || !device) return undefined;

@@ -1,0 +1,172 @@
+// `picowire status`: the profile in force and, per pipe instance and queue instance on each egress
+// port, what crossed it and what it dropped, split by cause: random loss (plr, Gilbert-Elliott and a
+// delay profile's loss level are dropped by the delay line, see plan.ts) and queue overflow (the
+// bottleneck's queue, or a queue's own under a scheduler). Read from `tc -s -j qdisc show` and the
+// rules' named nft counters; the layout that maps handles to pipes is the planner's own.
+import type { Profile } from '../profile/schema.ts';
+import { resolve } from '../profile/validate.ts';
+import { firstLines, type Runner } from './exec.ts';
+import { BIN } from './paths.ts';
+import { instanceHandles, layout, NFT_TABLE, PORTS, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
+
+interface Context {
+  run: Runner;
+}
+
+/** One qdisc's counters as `tc -s -j qdisc show` reports them. */
+export interface QdiscStats {
+  dev: string;
+  kind: string;
+  handle: string;
+  parent?: string;
+  bytes?: number;
+  packets?: number;
+  drops?: number;
+  backlog?: number;
+  qlen?: number;
+}
+
+export interface Counters {
+  packets: number;
+  bytes: number;
+  /** queued now */
+  backlog: { packets: number; bytes: number };
+}
+
+export interface QueueStatus extends Counters {
+  queue: string;
+  instance: number;
+  overflowDrops: number;
+}
+
+export interface PipeStatus extends Counters {
+  pipe: string;
+  /** the mask instance (0 without a mask) */
+  instance: number;
+  /** the port its traffic leaves on */
+  port: string;
+  randomDrops: number;
+  overflowDrops: number;
+  queues: QueueStatus[];
+}
+
+export interface RuleStatus {
+  number: number;
+  action: string;
+  target?: string;
+  packets: number;
+  bytes: number;
+}
+
+export interface Status {
+  profile: string | null;
+  pipes: PipeStatus[];
+  rules: RuleStatus[];
+}
+
+/** Reads the kernel's counters for the profile in force. */
+export async function readStatus(ctx: Context, inForce: Profile | null): Promise<Status> {
+  if (!inForce) return { profile: null, pipes: [], rules: [] };
+  const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'counters', 'table', ...NFT_TABLE.split(' ')])]);
+  if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
+  const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
+  const counters = nftOut.code === 0 ? nftCounters(nftOut.stdout) : new Map<string, { packets: number; bytes: number }>();
+  return statusFrom(inForce, qdiscs, counters);
+}
+
+/** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */
+export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map<string, { packets: number; bytes: number }>): Status {
+  const profile = resolve(inForce);
+  const where = layout(profile);
+  const find = (dev: string, handle: string) => qdiscs.find((q) => q.dev === dev && q.handle === handle);
+  const leafOf = (dev: string, parent: string) => qdiscs.find((q) => q.dev === dev && q.parent === parent);
+  const pipes: PipeStatus[] = [];
+  for (const port of PORTS) {
+    for (const [name, pipe] of Object.entries(profile.pipes)) {
+      const queues = Object.entries(profile.queues).filter(([, q]) => q.pipe === name);
+      for (let i = 0; i < pipe.buckets; i++) {
+        const h = instanceHandles(where.pipeBase.get(name)! + i);
+        const delayLine = find(port, h.delayLine);
+        if (!delayLine) continue; // not on this port
+        const bottleneck = find(port, h.bottleneck);
+        const sched = find(port, h.scheduler);
+        const status: PipeStatus = {
+          pipe: name,
+          instance: i,
+          port,
+          // what left the pipe: the bottleneck's output when there is one
+          packets: (bottleneck ?? delayLine).packets ?? 0,
+          bytes: (bottleneck ?? delayLine).bytes ?? 0,
+          randomDrops: delayLine.drops ?? 0,
+          overflowDrops: (bottleneck?.drops ?? 0) + (sched?.drops ?? 0),
+          backlog: { packets: bottleneck?.qlen ?? 0, bytes: bottleneck?.backlog ?? 0 },
+          queues: [],
+        };
+        if (pipe.bw !== undefined && scheduled(pipe)) {
+          const kind = schedulerKind(pipe.scheduler ?? 'fifo');
+          if (kind !== 'fifo' && kind !== 'fq_codel') {
+            const major = h.scheduler.slice(0, -1);
+            const members = schedulerMembers(kind, pipe.queue ?? { packets: queuePackets(pipe) }, queues, where);
+            // the scheduler's own drops are its leaves' drops: count them once, per queue
+            status.overflowDrops = bottleneck?.drops ?? 0;
+            for (const m of members) {
+              if (members.findIndex((o) => o.minor === m.minor) !== members.indexOf(m)) continue; // a prio band shared by one weight
+              const leaf = leafOf(port, `${major}:${m.minor}`);
+              if (!leaf) continue;
+              status.overflowDrops += leaf.drops ?? 0;
+              if (m.queue === undefined && (leaf.packets ?? 0) === 0) continue;
+              status.queues.push({
+                queue: m.queue ?? `(pipe ${name})`,
+                instance: m.instance,
+                packets: leaf.packets ?? 0,
+                bytes: leaf.bytes ?? 0,
+                overflowDrops: leaf.drops ?? 0,
+                backlog: { packets: leaf.qlen ?? 0, bytes: leaf.backlog ?? 0 },
+              });
+            }
+          }
+        }
+        // a masked pipe has many instances: show those that carried traffic
+        if (pipe.mask && status.packets === 0) continue;
+        pipes.push(status);
+      }
+    }
+  }
+  const rules = profile.rules.map((rule, i) => ({
+    number: rule.number,
+    action: rule.action,
+    ...(rule.target !== undefined && { target: rule.target }),
+    ...(counters.get(`rule${rule.number}_${i}`) ?? { packets: 0, bytes: 0 }),
+  }));
+  return { profile: profile.name, pipes, rules };
+}
+
+/** Named counters from `nft -j list counters table ...`. */
+export function nftCounters(json: string): Map<string, { packets: number; bytes: number }> {
+  const out = new Map<string, { packets: number; bytes: number }>();
+  try {
+    const doc = JSON.parse(json) as { nftables?: { counter?: { name: string; packets: number; bytes: number } }[] };
+    for (const item of doc.nftables ?? []) if (item.counter) out.set(item.counter.name, { packets: item.counter.packets, bytes: item.counter.bytes });
+  } catch {
+    // no counters: the table is missing (no profile yet)
+  }
+  return out;
+}
+
+/** The status as a person reads it. */
+export function formatStatus(s: Status): string {
+  if (s.profile === null) return 'no profile in force: the bridge does not forward';
+  const lines = [`profile ${s.profile}`];
+  if (s.pipes.length) {
+    lines.push('pipe (instance) -> port   packets      bytes   drops: random overflow   queued');
+    for (const p of s.pipes) {
+      lines.push(`  ${`${p.pipe}${p.instance ? ` #${p.instance}` : ''} -> ${p.port}`.padEnd(20)} ${String(p.packets).padStart(9)} ${String(p.bytes).padStart(10)}   ${String(p.randomDrops).padStart(13)} ${String(p.overflowDrops).padStart(8)}   ${p.backlog.packets} pkt`);
+      for (const q of p.queues) {
+        lines.push(`    queue ${`${q.queue}${q.instance ? ` #${q.instance}` : ''}`.padEnd(12)} ${String(q.packets).padStart(9)} ${String(q.bytes).padStart(10)}   ${''.padStart(13)} ${String(q.overflowDrops).padStart(8)}   ${q.backlog.packets} pkt`);
+      }
+    }
+  }
+  lines.push('rule  action        packets      bytes');
+  for (const r of s.rules) lines.push(`  ${String(r.number).padEnd(5)} ${`${r.action}${r.target ? ` ${r.target}` : ''}`.padEnd(12)} ${String(r.packets).padStart(9)} ${String(r.bytes).padStart(10)}`);
+  return lines.join('\n');
+}
