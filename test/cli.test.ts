@@ -40,3 +40,23 @@ test('an unknown command names itself and shows the usage', async (t) => {
   t.regex(r.stderr, /unknown command "frobnicate"/);
   t.regex(r.stderr, /usage: picowire/);
 });
+
+test('ipfw turns the seed\'s asymmetric link, read from stdin, into a JSON profile, and back', async (t) => {
+  const seed = 'ipfw pipe 10 config bw 256 Kbit/s delay 20ms\nipfw pipe 11 config bw 4 Mbit/s delay 5ms\nipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000\nipfw add 300 allow ip from any to any\n';
+  const r = await execa('node', ['--import=tsx', join(REPO, 'src/cli.ts'), 'ipfw', '-', '--name', 'asym'], { input: seed, reject: false, cwd: REPO });
+  t.is(r.exitCode, 0, r.stderr);
+  const profile = JSON.parse(r.stdout) as { name: string; pipes: Record<string, unknown>; rules: unknown[] };
+  t.is(profile.name, 'asym');
+  t.deepEqual(profile.pipes, { '10': { bw: '256Kbit/s', delay: '20ms' }, '11': { bw: '4Mbit/s', delay: '5ms' } });
+  t.deepEqual(profile.rules[0], { number: 100, action: 'pipe', pipe: '10', from: 'a', dstPort: '2000-3000' });
+  const back = await picowire('ipfw', '--from-json', await profileFile(profile));
+  t.is(back.exitCode, 0, back.stderr);
+  t.regex(back.stdout, /^ipfw pipe 10 config bw 256Kbit\/s delay 20ms$/m);
+  t.regex(back.stdout, /^ipfw add 200 pipe 11 ip from any to any src-port 2000-3000 in$/m);
+});
+
+test('ipfw with a bad command names the line, the word and what is allowed, and exits 2', async (t) => {
+  const r = await picowire('ipfw', 'pipe', '1', 'config', 'bw', 'fast');
+  t.is(r.exitCode, 2);
+  t.regex(r.stderr, /line 1: pipe 1 config bw fast: "fast" is not a bandwidth; allowed: /);
+});
