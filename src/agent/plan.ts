@@ -251,7 +251,6 @@ function instanceLines(
   const underShaper = shaper.length > 1 || under.length === 0 || !have.some((q) => q.handle === h.bottleneck) ? [] : under;
   const sched = pipe.scheduler ?? 'fifo';
   const schedParent = `${h.bottleneck.slice(0, -1)}:1`;
-  const classes = 1 + queues.reduce((n, [, q]) => n + q.buckets, 0);
   const pipeQueue: QueueSize = pipe.queue ?? { packets: queue };
   if (sched === 'fifo' || sched === 'fq_codel') {
     // one queue for everything: the queues' classes and weights do not apply (dummynet's fifo does the same)
@@ -260,10 +259,10 @@ function instanceLines(
     return { tc: lines, leaves: 0 };
   }
   const kind = schedulerKind(sched);
-  const schedFresh = !underShaper.some((q) => q.handle === h.scheduler && q.kind === kind);
-  lines.push(...qdisc(port, schedParent, h.scheduler, kind, kind === 'prio' ? `bands ${Math.min(classes, PRIO_BANDS)} priomap ${Array(16).fill(0).join(' ')}` : '', underShaper));
-  const schedMajor = h.scheduler.slice(0, -1);
   const members = schedulerMembers(kind, pipeQueue, queues, where);
+  const schedFresh = !underShaper.some((q) => q.handle === h.scheduler && q.kind === kind);
+  lines.push(...qdisc(port, schedParent, h.scheduler, kind, kind === 'prio' ? `bands ${Math.max(2, new Set(members.map((m) => m.minor)).size)} priomap ${Array(16).fill(0).join(' ')}` : '', underShaper));
+  const schedMajor = h.scheduler.slice(0, -1);
   let leaf = firstLeaf;
   for (const m of members) {
     const classid = `${schedMajor}:${m.minor}`;

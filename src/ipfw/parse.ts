@@ -110,7 +110,51 @@ export function parseIpfw(text: string, name = 'ipfw'): Profile {
   if (typeof text !== 'string') throw new UserError(`ipfw text must be a string, not ${text === null ? 'null' : typeof text}`);
   const state = new State();
   for (const command of splitCommands(text)) new CommandParser(command, state).run();
-  return state.finish(name);
+  return renamed(state.finish(name), names(text));
+}
+
+/** The names formatIpfw gave numbered pipes and queues, from its `# pipe 1 = "up"` comment lines. */
+function names(text: string): { pipes: Map<string, string>; queues: Map<string, string> } {
+  const found = { pipes: new Map<string, string>(), queues: new Map<string, string>() };
+  for (const m of text.matchAll(/^[ \t]*#[ \t]*(pipe|queue)[ \t]+(\d+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*")[ \t]*$/gm)) {
+    try {
+      const value = JSON.parse(m[3]!) as unknown;
+      if (typeof value === 'string') found[m[1] === 'pipe' ? 'pipes' : 'queues'].set(m[2]!, value);
+    } catch {
+      // not a name formatIpfw wrote: an ordinary comment
+    }
+  }
+  return found;
+}
+
+/** The profile with numbered pipes and queues given back their names, where a name is not taken. */
+function renamed(profile: Profile, to: { pipes: Map<string, string>; queues: Map<string, string> }): Profile {
+  const rename = <T>(record: Record<string, T> | undefined, map: Map<string, string>): [Record<string, T> | undefined, Map<string, string>] => {
+    if (!record) return [record, new Map()];
+    const used = new Set(Object.keys(record));
+    const applied = new Map<string, string>();
+    const out: Record<string, T> = {};
+    for (const [key, value] of Object.entries(record)) {
+      const name = map.get(key);
+      const ok = name !== undefined && name !== key && !used.has(name) && ![...applied.values()].includes(name);
+      if (ok) applied.set(key, name);
+      out[ok ? name : key] = value;
+    }
+    return [out, applied];
+  };
+  const [pipes, pipeNames] = rename(profile.pipes, to.pipes);
+  const [queues, queueNames] = rename(profile.queues, to.queues);
+  if (pipeNames.size === 0 && queueNames.size === 0) return profile;
+  return {
+    ...profile,
+    pipes: pipes!,
+    ...(queues && { queues: Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, { ...q, pipe: pipeNames.get(q.pipe) ?? q.pipe }])) }),
+    rules: profile.rules.map((r) => ({
+      ...r,
+      ...(r.pipe !== undefined && { pipe: pipeNames.get(r.pipe) ?? r.pipe }),
+      ...(r.queue !== undefined && { queue: queueNames.get(r.queue) ?? r.queue }),
+    })),
+  };
 }
 
 /** What the commands so far have built. */

@@ -82,15 +82,15 @@ ipfw add 65535 deny ip from any to any
   );
 });
 
-test('reading the written text back gives the profile, renamed, without what ipfw cannot say', (t) => {
+test('reading the written text back gives the profile, names restored from the mapping comments, without what ipfw cannot say', (t) => {
   t.deepEqual(parseIpfw(formatIpfw(NAMED), 'wan-asym'), {
     name: 'wan-asym',
-    pipes: { '1': { bw: '256Kbit/s', delay: '20ms' }, '2': { delay: 100 }, '3': { bw: '4Mbit/s', delay: 5, plr: 0.01, queue: 50 } },
-    queues: { '1': { pipe: '1', weight: 10 } },
+    pipes: { up: { bw: '256Kbit/s', delay: '20ms' }, '2': { delay: 100 }, down: { bw: '4Mbit/s', delay: 5, plr: 0.01, queue: 50 } },
+    queues: { ssh: { pipe: 'up', weight: 10 } },
     rules: [
-      { number: 100, action: 'pipe', pipe: '1', from: 'a' },
-      { number: 200, action: 'pipe', pipe: '3', from: 'b', proto: ['tcp', 'udp'], src: { not: ['10.0.0.1', '10.0.0.2'] } },
-      { number: 300, action: 'queue', queue: '1', dstPort: 22 },
+      { number: 100, action: 'pipe', pipe: 'up', from: 'a' },
+      { number: 200, action: 'pipe', pipe: 'down', from: 'b', proto: ['tcp', 'udp'], src: { not: ['10.0.0.1', '10.0.0.2'] } },
+      { number: 300, action: 'queue', queue: 'ssh', dstPort: 22 },
       { number: 400, action: 'allow' },
     ],
     default: 'deny',

@@ -1,0 +1,83 @@
+// Planner snapshots, one per feature of the profile language: what the kernel is asked for. The
+// shapes were checked against the kernel in the VM (test/vm/emulation.test.ts measures them).
+import test from 'ava';
+import { plan } from '../../src/agent/plan.ts';
+import type { Profile } from '../../src/profile/schema.ts';
+import { validateProfile } from '../../src/profile/validate.ts';
+
+const profile = (value: unknown): Profile => {
+  const r = validateProfile(value);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.value;
+};
+const fresh = { qdiscs: [] };
+/** A one-pipe profile from a to b with these pipe settings. */
+const onePipe = (pipe: object, rule: object = {}) => profile({ name: 'f', pipes: { p: pipe }, rules: [{ from: 'a', pipe: 'p', ...rule }] });
+/** The lines for port b (the egress of traffic from a), without the root and default class. */
+const portB = (p: Profile) => plan(p, fresh).tc.filter((l) => / dev b /.test(l) && !/1:ffff|root handle/.test(l));
+
+const features: [string, Profile][] = [
+  ['jitter, uniform (a duration alone)', onePipe({ delay: '20ms', jitter: '5ms' })],
+  ['jitter with a distribution and correlation', onePipe({ delay: '20ms', jitter: { spread: '5ms', distribution: 'paretonormal', correlation: 0.3 } })],
+  ['Gilbert-Elliott loss', onePipe({ delay: '1ms', loss: { model: 'gilbert-elliott', p: 0.01, r: 0.25, lossBad: 0.8, lossGood: 0.001 } })],
+  ['duplicate, corrupt and reorder', onePipe({ delay: '10ms', duplicate: 0.01, corrupt: 0.002, reorder: { prob: 0.05, correlation: 0.5, gap: 5 } })],
+  ['a queue in bytes and a link-layer overhead', onePipe({ bw: '10Mbit/s', queue: '30KB', overhead: 24 })],
+  ['a burst: tbf with the burst, a fifo under it', onePipe({ bw: '5Mbit/s', burst: '32KB', queue: 20 })],
+  ['weighted queues under wf2q+ (qfq)', profile({ name: 'q', pipes: { p: { bw: '1Mbit/s' } }, queues: { hi: { pipe: 'p', weight: 10 }, lo: { pipe: 'p', weight: 4, queue: '16KB' } }, rules: [{ from: 'b', dstPort: [22, 53], queue: 'hi' }, { from: 'b', queue: 'lo' }] })],
+  ['rr and drr: quantum per weight', profile({ name: 'q', pipes: { p: { bw: '1Mbit/s', scheduler: 'drr' }, r: { bw: '1Mbit/s', scheduler: 'rr' } }, queues: { x: { pipe: 'p', weight: 3 }, y: { pipe: 'r', weight: 3 } }, rules: [{ from: 'a', queue: 'x' }, { from: 'b', queue: 'y' }] })],
+  ['prio: bands by weight, higher first', profile({ name: 'q', pipes: { p: { bw: '2Mbit/s', scheduler: 'prio' } }, queues: { voice: { pipe: 'p', weight: 50 }, bulk: { pipe: 'p', weight: 1 } }, rules: [{ from: 'a', proto: 'udp', queue: 'voice' }, { from: 'a', queue: 'bulk' }] })],
+  ['fq_codel and fifo schedulers: one queue', profile({ name: 'q', pipes: { p: { bw: '2Mbit/s', scheduler: 'fq_codel', queue: 300 }, f: { bw: '2Mbit/s', scheduler: 'fifo' } }, rules: [{ from: 'a', pipe: 'p' }, { from: 'b', pipe: 'f' }] })],
+  ['an empirical delay profile', onePipe({ delayProfile: { samples: [{ prob: 0, delay: '2ms' }, { prob: 0.8, delay: '4ms' }, { prob: 1, delay: '30ms' }], lossLevel: 0.98 } })],
+];
+for (const [what, p] of features) {
+  test(`planner: ${what}`, (t) => {
+    const result = plan(p, fresh);
+    t.snapshot(portB(p).join('\n') || '(nothing on b)', 'tc lines for port b');
+    if (Object.keys(result.dists).length) t.snapshot(result.dists, 'distribution tables');
+  });
+}
+
+test('planner: a mask on one field picks the instance by its lowest masked bits, one pipe per /24', (t) => {
+  const p = onePipe({ bw: '1Mbit/s', mask: { srcIp: '0xffffff00' }, buckets: 4 });
+  t.snapshot(plan(p, fresh).nft, 'nft');
+  t.is(portB(p).filter((l) => l.includes('netem rate 1000000bit')).length, 4, 'four instances');
+});
+
+test('planner: a mask on several fields hashes them into the buckets', (t) => {
+  const p = onePipe({ bw: '1Mbit/s', mask: { srcIp: '/24', dstPort: '0xffff' }, buckets: 8 });
+  t.regex(plan(p, fresh).nft, /meta priority set jhash ip saddr & 255\.255\.255\.0 \. th dport & 0xffff mod 8 seed 0x0 map \{ 0 : 1:10, 1 : 1:11, .* 7 : 1:17 \}/);
+});
+
+test('planner: the seed\'s per-/24 shaper marks the pipe instance by /24 and the queue instance by host', (t) => {
+  const p = profile({
+    name: 'shaper',
+    pipes: { '5': { bw: '1Mbit/s', scheduler: 'qfq', mask: { srcIp: '0xffffff00' }, buckets: 2 } },
+    queues: { '1': { pipe: '5', weight: 10, mask: { srcIp: '0xffffffff' }, buckets: 2 }, '2': { pipe: '5', weight: 4, mask: { srcIp: '0xffffffff' }, buckets: 2 } },
+    rules: [{ number: 100, from: 'b', dstPort: '22,53', queue: '1' }, { number: 200, from: 'b', queue: '2' }],
+  });
+  const result = plan(p, fresh);
+  t.snapshot(result.nft, 'nft');
+  t.snapshot(result.tc.filter((l) => / dev a /.test(l)).join('\n'), 'tc lines for port a');
+});
+
+test('planner: rule matches — protocols, address lists, not, port lists and ranges, probability, numbered order, default deny', (t) => {
+  const p = profile({
+    name: 'matches',
+    pipes: { p: { delay: '1ms' } },
+    rules: [
+      { number: 300, action: 'allow' },
+      { number: 100, action: 'deny', proto: ['udp', 'tcp'], dstPort: [9, '6000-6010'] },
+      { number: 200, from: 'b', src: ['198.18.0.0/24', '198.18.1.7'], dst: { not: '198.18.9.0/24' }, proto: 'icmp', prob: 0.25, pipe: 'p' },
+      { number: 250, src: '2001:db8::/32', proto: 'ipv6-icmp', pipe: 'p' },
+    ],
+    default: 'deny',
+  });
+  t.snapshot(plan(p, fresh).nft, 'nft');
+});
+
+test('planner: duplication happens in the netdev ingress hook, replaying the rules so the first match decides', (t) => {
+  const p = profile({ name: 'dup', pipes: { p: { delay: '5ms', duplicate: 0.02 }, q: { delay: '1ms' } }, rules: [{ action: 'allow', proto: 'tcp' }, { from: 'a', pipe: 'p' }, { pipe: 'q' }] });
+  const nft = plan(p, fresh).nft;
+  t.snapshot(nft, 'nft');
+  t.notRegex(plan(p, fresh).tc.join('\n'), /duplicate/, 'no duplicating netem: kernel 6.1 refuses it beside other netems');
+});

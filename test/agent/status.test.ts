@@ -1,0 +1,74 @@
+// `picowire status` from the kernel's counters: which qdisc is which pipe, queue and instance, and
+// which drops are random loss and which are queue overflow.
+import test from 'ava';
+import { plan } from '../../src/agent/plan.ts';
+import { formatStatus, nftCounters, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
+import type { Profile } from '../../src/profile/schema.ts';
+
+/** The qdiscs a plan creates, with counters from `stats` by handle (as `tc -s -j qdisc show` reports them). */
+function kernelAfter(p: Profile, stats: Record<string, Partial<QdiscStats>> = {}): QdiscStats[] {
+  return plan(p, { qdiscs: [] }).tc.flatMap((line) => {
+    const m = /^qdisc replace dev (\S+) (?:parent (\S+)|root) handle (\S+) (\S+)/.exec(line);
+    if (!m) return [];
+    const q: QdiscStats = { dev: m[1]!, handle: m[3]!, kind: m[4]!, ...(m[2] && { parent: m[2] }), packets: 0, bytes: 0, drops: 0, backlog: 0, qlen: 0 };
+    return [{ ...q, ...stats[`${q.dev} ${q.handle}`] }];
+  });
+}
+
+const wan: Profile = { name: 'wan', pipes: { up: { bw: '1Mbit/s', queue: 10, plr: 0.1 }, down: { delay: '5ms' } }, rules: [{ from: 'a', pipe: 'up' }, { from: 'b', pipe: 'down' }] };
+
+test('a pipe\'s random loss is the delay line\'s drops, its overflow the bottleneck\'s, its traffic what left the bottleneck', (t) => {
+  const qdiscs = kernelAfter(wan, {
+    'b 10:': { packets: 900, bytes: 1_300_000, drops: 100 },
+    'b 4000:': { packets: 850, bytes: 1_250_000, drops: 50, qlen: 7, backlog: 10_000 },
+    'a 11:': { packets: 30, bytes: 3000 },
+  });
+  const s = statusFrom(wan, qdiscs, nftCounters('{"nftables":[{"metainfo":{}},{"counter":{"name":"rule100_0","packets":1000,"bytes":1400000}}]}'));
+  t.is(s.profile, 'wan');
+  t.deepEqual(s.pipes, [
+    { pipe: 'down', instance: 0, port: 'a', packets: 30, bytes: 3000, randomDrops: 0, overflowDrops: 0, backlog: { packets: 0, bytes: 0 }, queues: [] },
+    { pipe: 'up', instance: 0, port: 'b', packets: 850, bytes: 1_250_000, randomDrops: 100, overflowDrops: 50, backlog: { packets: 7, bytes: 10_000 }, queues: [] },
+  ]);
+  t.deepEqual(s.rules, [
+    { number: 100, action: 'pipe', target: 'up', packets: 1000, bytes: 1_400_000 },
+    { number: 200, action: 'pipe', target: 'down', packets: 0, bytes: 0 },
+  ]);
+  const text = formatStatus(s);
+  t.regex(text, /^profile wan$/m);
+  t.regex(text, /^ {2}up -> b +850 +1250000 +100 +50 +7 pkt$/m);
+});
+
+test('queue instances under a scheduler report their own overflow; masked instances that carried nothing are left out', (t) => {
+  const shaper: Profile = {
+    name: 'shaper',
+    pipes: { p: { bw: '1Mbit/s', mask: { srcIp: '/24' }, buckets: 2 } },
+    queues: { hi: { pipe: 'p', weight: 10 }, lo: { pipe: 'p', weight: 4 } },
+    rules: [{ from: 'b', dstPort: 22, queue: 'hi' }, { from: 'b', queue: 'lo' }],
+  };
+  const handles = plan(shaper, { qdiscs: [] }).tc.filter((l) => l.includes('dev a') && /pfifo limit/.test(l) && /parent 8001:/.test(l));
+  t.is(handles.length, 3, 'instance 1 has the pipe\'s own class and one per queue');
+  const leaf = (parent: string) => /handle (\S+)/.exec(handles.find((l) => l.includes(`parent ${parent} `))!)![1]!;
+  const qdiscs = kernelAfter(shaper, {
+    'a 11:': { packets: 500, bytes: 600_000 },
+    'a 4001:': { packets: 480, bytes: 580_000 },
+    [`a ${leaf('8001:2')}`]: { packets: 300, bytes: 400_000, drops: 5, qlen: 2, backlog: 3000 },
+    [`a ${leaf('8001:3')}`]: { packets: 180, bytes: 180_000, drops: 15 },
+  });
+  const s = statusFrom(shaper, qdiscs, new Map());
+  t.is(s.pipes.length, 1, 'only the instance that carried traffic');
+  const [pipe] = s.pipes;
+  t.is(pipe!.instance, 1);
+  t.is(pipe!.overflowDrops, 20);
+  t.deepEqual(pipe!.queues, [
+    { queue: 'hi', instance: 0, packets: 300, bytes: 400_000, overflowDrops: 5, backlog: { packets: 2, bytes: 3000 } },
+    { queue: 'lo', instance: 0, packets: 180, bytes: 180_000, overflowDrops: 15, backlog: { packets: 0, bytes: 0 } },
+  ]);
+});
+
+test('no profile: the status says the bridge does not forward', (t) => {
+  t.is(formatStatus({ profile: null, pipes: [], rules: [] }), 'no profile in force: the bridge does not forward');
+});
+
+test('nft counters that cannot be read give none rather than an error', (t) => {
+  t.deepEqual(nftCounters('Error: No such file or directory'), new Map());
+});
