@@ -6,16 +6,16 @@
 //
 //   htb 1: (root, default 1:ffff)          classifies by skb->priority, which nftables sets
 //   ├─ class 1:ffff → pfifo 2:             unshaped traffic: a plain FIFO, like a switch port
-//   └─ class 1:10   → netem 10:            pipe instance 0: delay, jitter, random loss, corruption, reordering
-//                     └─ netem 4000:       its bottleneck: `rate bw`, queue `limit`
+//   └─ class 1:10   → netem 10:            pipe instance 0: the bottleneck, `rate bw`, queue `limit`
+//                     └─ netem 4000:       then the delay line: delay, jitter, random loss, corruption, reordering
 //   (class 1:11 → netem 11: → 4001: for instance 1, and so on: instance k has class 1:(10+k))
 //
-// A pipe with a scheduler (queues feed it, or it names one) or a burst has a tbf as its bottleneck
-// instead, and the scheduler under it:
+// A pipe without bw is its delay line alone. A pipe with a scheduler (queues feed it, or it names
+// one) or a burst needs a bottleneck that pulls from the scheduler, which netem cannot be:
 //
-//                     └─ tbf 4000: rate bw → qfq 8000: (or drr, prio, fq_codel, pfifo)
-//                                            ├─ class 8000:1 → pfifo c000:   the pipe's own queue
-//                                            └─ class 8000:2 → pfifo c001:   queue q, weight w
+//                     netem 10: (the delay line) → tbf 4000: rate bw → qfq 8000: (or drr, prio, fq_codel, fifo)
+//                                                                     ├─ class 8000:1 → pfifo c000:   the pipe's own queue
+//                                                                     └─ class 8000:2 → pfifo c001:   queue q, weight w
 //
 // Every HTB class runs at 100 Gbit/s: HTB only sorts packets into pipes, it never throttles.
 // HTB puts a packet straight into the class whose id equals skb->priority (htb_classify), so it
@@ -25,17 +25,22 @@
 //
 // Why netem `rate` for the bottleneck rather than tbf: the seed's pipe delivers packet i after
 // ΔT = (Q_i + L_i)/B + t_PD — every packet pays its own transmission time L_i/B. netem's rate
-// computes exactly that (time_to_send = max(previous packet's, now) + L/B: a FIFO server at rate
-// B). tbf (and HTB) let a packet through at once when the bucket is full after an idle period:
+// computes exactly that on arrival (time_to_send = max(previous packet's, now) + L/B: a FIFO
+// server at rate B), and its limit is exactly the queue: packets wait in it until sent. The packet
+// then goes to the inner netem, which adds t_PD; a netem's child receives packets only when they
+// leave it, so this is the seed's order: queue and transmission, then propagation. (The skeleton
+// had them the other way round, delay first: equal departure times on paper, but under QEMU TCG a
+// late timer released the delay line in bursts into a 43-packet queue, which overflowed at a
+// fraction of its rate: 168 of 20000 probe packets at 512 kbit/s through a 20 Mbit/s pipe.)
+// tbf (and HTB) let a packet through at once when the bucket is full after an idle period:
 // measured on the host, a 1042-byte ping through `tbf rate 256kbit burst 1514` saw 0.08 ms where
-// the pipe's formula says 32.6 ms. A scheduler needs a bottleneck that pulls from it, which netem
-// cannot be, so there tbf (burst: one frame, or the pipe's `burst`) is the closest; the first
-// packet after an idle period skips its own transmission time.
-// Delay then rate gives the same departure times as the seed's rate then delay when the delay is
-// constant (both are max(prev, arrival + t_PD) + L/B), and it lets the bottleneck's limit be
-// exactly the queue: the delay line lives in the outer netem, whose limit only has to be big
-// enough never to drop (see delayLinePackets). netem counts its limit in packets, so a queue given
-// in bytes becomes that many full-size frames; under a scheduler a queue in bytes is a bfifo.
+// the pipe's formula says 32.6 ms. Where a scheduler needs tbf, the first packet after an idle
+// period skips its own transmission time, and the delay line comes first (the only order a qdisc
+// tree allows there: a netem is the one qdisc that hands packets on after holding them).
+// Random loss is in the delay line, so it counts apart from queue overflow (picowire status); a
+// lost packet has taken its transmission time, as on a lossy link (dummynet drops it on entry).
+// netem counts its limit in packets, so a queue given in bytes becomes that many full-size frames;
+// under a scheduler a queue in bytes is a bfifo.
 // In the VM (QEMU TCG, the skeleton's example profile: up 256Kbit/s 20ms, down 4Mbit/s 5ms) ping
 // RTT was 29.2 ms for 98-byte frames and 60.9 ms for 1042-byte ones; the formula gives 28.3 and
 // 59.6 ms, and the lab's fixed overhead is ~1 ms. TCP goodput was 244 and 3810 kbit/s (L2 ceilings
@@ -136,11 +141,13 @@ export function layout(profile: ResolvedProfile): Layout {
 }
 
 /** A pipe instance's handles. */
-export function instanceHandles(k: number): { classid: string; delayLine: string; bottleneck: string; scheduler: string } {
+export function instanceHandles(k: number): { classid: string; outer: string; inner: string; scheduler: string } {
   return {
     classid: `1:${hex(FIRST_PIPE_CLASS + k)}`,
-    delayLine: `${hex(FIRST_PIPE_CLASS + k)}:`,
-    bottleneck: `${hex(BOTTLENECK_BASE + k)}:`,
+    /** the netem under the class: the bottleneck of a plain pipe, the delay line otherwise */
+    outer: `${hex(FIRST_PIPE_CLASS + k)}:`,
+    /** under the outer netem: the delay line of a plain pipe, the tbf of a scheduled one */
+    inner: `${hex(BOTTLENECK_BASE + k)}:`,
     scheduler: `${hex(SCHEDULER_BASE + k)}:`,
   };
 }
@@ -217,7 +224,7 @@ function portRoot(port: Port, have: TcQdisc[]): string[] {
   ];
 }
 
-/** One pipe instance on one port: its class, the delay line, the bottleneck and what is under it. */
+/** One pipe instance on one port: its class, its two netems (or delay line, tbf and scheduler). */
 function instanceLines(
   port: Port,
   k: number,
@@ -230,27 +237,29 @@ function instanceLines(
 ): { tc: string[]; leaves: number } {
   const h = instanceHandles(k);
   const queue = pipe.bw === undefined ? 0 : queuePackets(pipe);
-  const delayLine = qdisc(port, h.classid, h.delayLine, 'netem', `${delayLineParams(pipe, distName)} limit ${delayLinePackets(pipe.delay + maxExtraDelay(pipe)) + queue}`, have);
-  // replacing a stale delay line (another kind) deletes everything under it too
-  const fresh = (handle: string) => delayLine.length > 1 || !have.some((q) => q.handle === handle);
-  const under = delayLine.length > 1 ? [] : have;
-  const lines = [`class replace dev ${port} parent 1: classid ${h.classid} ${UNSHAPED}`, ...delayLine];
-  const bottleneckParent = `${h.delayLine.slice(0, -1)}:1`;
-  if (pipe.bw === undefined) {
-    if (!fresh(h.bottleneck)) lines.push(`qdisc del dev ${port} parent ${bottleneckParent} handle ${h.bottleneck}`);
+  const delayLine = `${delayLineParams(pipe, distName)} limit ${delayLinePackets(pipe.delay + maxExtraDelay(pipe))}`;
+  const plain = pipe.bw !== undefined && !scheduled(pipe);
+  // a plain pipe: the bottleneck first (its queue is measured on arrival), then the delay line
+  const outer = qdisc(port, h.classid, h.outer, 'netem', plain ? `rate ${pipe.bw}bit${pipe.overhead ? ` ${pipe.overhead}` : ''} limit ${queue}` : delayLine, have);
+  // replacing a stale outer qdisc (another kind) deletes everything under it too
+  const under = outer.length > 1 ? [] : have;
+  const lines = [`class replace dev ${port} parent 1: classid ${h.classid} ${UNSHAPED}`, ...outer];
+  const innerParent = `${h.outer.slice(0, -1)}:1`;
+  if (plain) {
+    lines.push(...qdisc(port, innerParent, h.inner, 'netem', delayLine, under));
     return { tc: lines, leaves: 0 };
   }
-  if (!scheduled(pipe)) {
-    lines.push(...qdisc(port, bottleneckParent, h.bottleneck, 'netem', `rate ${pipe.bw}bit${pipe.overhead ? ` ${pipe.overhead}` : ''} limit ${queue}`, under));
+  if (pipe.bw === undefined) {
+    if (under.some((q) => q.handle === h.inner)) lines.push(`qdisc del dev ${port} parent ${innerParent} handle ${h.inner}`);
     return { tc: lines, leaves: 0 };
   }
   // tbf: its own limit only matters for the bfifo it makes before the scheduler is grafted under it
   const burst = Math.max(pipe.burst ?? 0, FRAME);
-  const shaper = qdisc(port, bottleneckParent, h.bottleneck, 'tbf', `rate ${pipe.bw}bit burst ${burst} limit ${burst + FRAME}${pipe.overhead ? ` overhead ${pipe.overhead}` : ''}`, under);
+  const shaper = qdisc(port, innerParent, h.inner, 'tbf', `rate ${pipe.bw}bit burst ${burst} limit ${burst + FRAME}${pipe.overhead ? ` overhead ${pipe.overhead}` : ''}`, under);
   lines.push(...shaper);
-  const underShaper = shaper.length > 1 || under.length === 0 || !have.some((q) => q.handle === h.bottleneck) ? [] : under;
+  const underShaper = shaper.length > 1 || under.length === 0 || !have.some((q) => q.handle === h.inner) ? [] : under;
   const sched = pipe.scheduler ?? 'fifo';
-  const schedParent = `${h.bottleneck.slice(0, -1)}:1`;
+  const schedParent = `${h.inner.slice(0, -1)}:1`;
   const pipeQueue: QueueSize = pipe.queue ?? { packets: queue };
   if (sched === 'fifo' || sched === 'fq_codel') {
     // one queue for everything: the queues' classes and weights do not apply (dummynet's fifo does the same)

@@ -86,20 +86,26 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
       const queues = Object.entries(profile.queues).filter(([, q]) => q.pipe === name);
       for (let i = 0; i < pipe.buckets; i++) {
         const h = instanceHandles(where.pipeBase.get(name)! + i);
-        const delayLine = find(port, h.delayLine);
-        if (!delayLine) continue; // not on this port
-        const bottleneck = find(port, h.bottleneck);
-        const sched = find(port, h.scheduler);
+        const outer = find(port, h.outer);
+        if (!outer) continue; // not on this port
+        const inner = find(port, h.inner);
+        // where each cause is counted (see plan.ts): a plain pipe's outer netem is its queue and its
+        // inner netem the delay line with the random loss; otherwise the outer netem is the delay
+        // line, and a drop in the tbf (its scheduler's queues) is counted by the delay line too
+        const plain = pipe.bw !== undefined && !scheduled(pipe);
+        const overflow = plain ? (outer.drops ?? 0) : (inner?.drops ?? 0);
+        const random = plain ? (inner?.drops ?? 0) : (outer.drops ?? 0) - (inner?.drops ?? 0);
+        const out = plain ? inner : (inner ?? outer);
+        const waiting = plain ? outer : inner;
         const status: PipeStatus = {
           pipe: name,
           instance: i,
           port,
-          // what left the pipe: the bottleneck's output when there is one
-          packets: (bottleneck ?? delayLine).packets ?? 0,
-          bytes: (bottleneck ?? delayLine).bytes ?? 0,
-          randomDrops: delayLine.drops ?? 0,
-          overflowDrops: (bottleneck?.drops ?? 0) + (sched?.drops ?? 0),
-          backlog: { packets: bottleneck?.qlen ?? 0, bytes: bottleneck?.backlog ?? 0 },
+          packets: out?.packets ?? 0,
+          bytes: out?.bytes ?? 0,
+          randomDrops: random,
+          overflowDrops: overflow,
+          backlog: { packets: waiting?.qlen ?? 0, bytes: waiting?.backlog ?? 0 },
           queues: [],
         };
         if (pipe.bw !== undefined && scheduled(pipe)) {
@@ -107,13 +113,10 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
           if (kind !== 'fifo' && kind !== 'fq_codel') {
             const major = h.scheduler.slice(0, -1);
             const members = schedulerMembers(kind, pipe.queue ?? { packets: queuePackets(pipe) }, queues, where);
-            // the scheduler's own drops are its leaves' drops: count them once, per queue
-            status.overflowDrops = bottleneck?.drops ?? 0;
             for (const m of members) {
               if (members.findIndex((o) => o.minor === m.minor) !== members.indexOf(m)) continue; // a prio band shared by one weight
               const leaf = leafOf(port, `${major}:${m.minor}`);
               if (!leaf) continue;
-              status.overflowDrops += leaf.drops ?? 0;
               if (m.queue === undefined && (leaf.packets ?? 0) === 0) continue;
               status.queues.push({
                 queue: m.queue ?? `(pipe ${name})`,

@@ -71,6 +71,11 @@ function valueAt(data: unknown, pointer: string): unknown {
 
 /** A value as the user would have written it, kept short. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = typeof value === 'bigint' ? `${value}n` : String(value); // not JSON: a BigInt, a cycle
+  }
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }

@@ -20,10 +20,12 @@ export const LIMITS = {
   /** at least one full-size Ethernet frame (netem counts queues in frames, see plan) */
   queueBytes: { min: 1514, max: 1024 ** 3 },
   burst: { min: 1514, max: 1024 ** 3 },
-  /** pipe instances per egress port: tc handles are 16 bits and the planner gives each instance three (see src/agent/plan.ts) */
-  instances: 4096,
+  /** pipe instances (pipes × buckets): each is a class and two or three qdiscs on each port; tc handles are 16 bits (see src/agent/plan.ts) */
+  instances: 1024,
   /** queue instances (scheduler classes) per pipe instance */
   classes: 1024,
+  /** scheduler classes over all pipe instances: each is a class, a qdisc and a filter per port (handles c000: to ffff:) */
+  leaves: 4096,
 } as const;
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
@@ -164,13 +166,16 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   }
   const instances = Object.values(pipes).reduce((n, p) => n + p.buckets, 0);
   if (instances > LIMITS.instances) errors.push(`${ROOT}.pipes: ${instances} pipe instances (pipes × buckets); allowed: at most ${LIMITS.instances}`);
+  let leaves = 0;
   for (const [name, pipe] of Object.entries(pipes)) {
     const classes = Object.values(queues).filter((q) => q.pipe === name).reduce((n, q) => n + q.buckets, 1);
     if (classes > LIMITS.classes) errors.push(`${keyPath(`${ROOT}.pipes`, name)}: ${classes} queue instances feed it; allowed: at most ${LIMITS.classes}`);
+    if (pipe.scheduler && pipe.scheduler !== 'fifo' && pipe.scheduler !== 'fq_codel') leaves += classes * pipe.buckets;
     if (pipe.scheduler && pipe.bw === undefined && !Object.values(queues).some((q) => q.pipe === name)) {
       errors.push(`${keyPath(`${ROOT}.pipes`, name)}.scheduler: a scheduler needs a bottleneck: add "bw" to this pipe`);
     }
   }
+  if (leaves > LIMITS.leaves) errors.push(`${ROOT}.queues: ${leaves} queue instances in all (pipe instances × the queues' buckets); allowed: at most ${LIMITS.leaves}: use fewer buckets`);
 
   const rules: ResolvedRule[] = [];
   let last = 0;
@@ -474,12 +479,17 @@ function addressSet(raw: unknown, at: string, errors: string[]): AddressSet | un
 }
 
 function validIpv6(item: string): boolean {
-  const [addr, prefix] = item.split('/');
-  if (prefix !== undefined && Number(prefix) > 128) return false;
+  const [addr, prefix, ...more] = item.split('/');
+  if (more.length || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128))) return false;
   const halves = addr!.split('::');
   if (halves.length > 2) return false;
   const groups = halves.flatMap((h) => (h === '' ? [] : h.split(':')));
-  return groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g)) && (halves.length === 2 ? groups.length < 8 : groups.length === 8);
+  // an IPv4 address may end it (::ffff:192.0.2.1), standing for two groups
+  const last = groups.at(-1);
+  const v4 = last !== undefined && IPV4.test(last) && !last.includes('/') && last.split('.').every((o) => Number(o) <= 255);
+  const hexGroups = v4 ? groups.slice(0, -1) : groups;
+  const count = hexGroups.length + (v4 ? 2 : 0);
+  return hexGroups.every((g) => /^[0-9a-f]{1,4}$/i.test(g)) && (halves.length === 2 ? count < 8 : count === 8);
 }
 
 /** A port match as nft set items ("22", "1000-2000"); undefined for "any". */

@@ -17,7 +17,8 @@ const BINARY_PREFIX: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g:
 
 /** Splits "4 Mbit/s" into the number and what follows it; rejects text that does not start with a number. */
 function split(text: string, what: string, allowed: string): { value: number; unit: string } {
-  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*(.*?)\s*$/i.exec(text);
+  // trimmed first, and no two adjacent patterns that both take spaces: linear on any input (fuzzed)
+  const m = /^(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([\s\S]*)$/i.exec(text.trim());
   if (!m) throw new UserError(`${JSON.stringify(text)} is not a ${what}: write a number and a unit (${allowed})`);
   return { value: Number(m[1]) * 10 ** Number(m[2] ?? 0), unit: m[3]! };
 }
@@ -58,7 +59,7 @@ export function parseSize(input: string): number {
 /** A queue, as ipfw's `queue`: a number (or a string without unit, or "N packets"/"N slots") counts packets; a size counts bytes. */
 export function parseQueue(input: string | number): { packets: number } | { bytes: number } {
   if (typeof input === 'number') return { packets: input };
-  const count = /^\s*(\d+)\s*(packets?|slots?|p)?\s*$/i.exec(input);
+  const count = /^(\d+)\s*(packets?|slots?|p)?$/i.exec(input.trim());
   if (count) return { packets: Number(count[1]) };
   try {
     return { bytes: parseSize(input) };

@@ -9,7 +9,12 @@ import validateSchema from './profile-validator.gen.ts';
 
 /** What checker(ProfileSchema) from src/common/schema.ts does, with the validator compiled ahead of time (see compile.ts). */
 function checkStructure(value: unknown): Checked<Profile> {
-  const copy = structuredClone(value); // defaults are filled in; the caller's object stays as it was
+  let copy: unknown;
+  try {
+    copy = structuredClone(value); // defaults are filled in; the caller's object stays as it was
+  } catch (e) {
+    return { ok: false, errors: [`${ROOT}: not JSON data (${(e as Error).message}); allowed: what JSON.parse gives`] };
+  }
   if (validateSchema(copy)) return { ok: true, value: copy as Profile };
   return { ok: false, errors: describeErrors((validateSchema as { errors?: ErrorObject[] }).errors ?? [], copy, ROOT) };
 }

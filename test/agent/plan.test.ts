@@ -75,9 +75,11 @@ test('the example profile: delay line then bottleneck on the egress port of each
 
 test('traffic from a is shaped on b\'s egress by the pipe its rule names', (t) => {
   const p = plan(wanAsym, fresh);
-  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem delay 20000us limit 16556'));
-  t.true(p.tc.includes('qdisc replace dev b parent 10:1 handle 4000: netem rate 256000bit limit 43'));
-  t.true(p.tc.includes('qdisc replace dev a parent 11:1 handle 4001: netem rate 4000000bit limit 50'));
+  // the bottleneck first (queue and transmission time), then the delay line with the random loss
+  t.true(p.tc.includes('qdisc replace dev b parent 1:10 handle 10: netem rate 256000bit limit 43'));
+  t.true(p.tc.includes('qdisc replace dev b parent 10:1 handle 4000: netem delay 20000us limit 16513'));
+  t.true(p.tc.includes('qdisc replace dev a parent 1:11 handle 11: netem rate 4000000bit limit 50'));
+  t.true(p.tc.includes('qdisc replace dev a parent 11:1 handle 4001: netem delay 5000us loss random 1% limit 4129'));
   t.false(p.tc.some((l) => l.startsWith('class replace dev a parent 1: classid 1:10 ')), 'the up pipe is not on a');
   t.regex(p.nft, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept\n\t\tiifname "b" counter name "rule200_1" meta priority set 1:11 accept/);
 });

@@ -17,10 +17,10 @@ function kernelAfter(p: Profile, stats: Record<string, Partial<QdiscStats>> = {}
 
 const wan: Profile = { name: 'wan', pipes: { up: { bw: '1Mbit/s', queue: 10, plr: 0.1 }, down: { delay: '5ms' } }, rules: [{ from: 'a', pipe: 'up' }, { from: 'b', pipe: 'down' }] };
 
-test('a pipe\'s random loss is the delay line\'s drops, its overflow the bottleneck\'s, its traffic what left the bottleneck', (t) => {
+test('a pipe\'s overflow is its bottleneck\'s drops, its random loss the delay line\'s, its traffic what left the delay line', (t) => {
   const qdiscs = kernelAfter(wan, {
-    'b 10:': { packets: 900, bytes: 1_300_000, drops: 100 },
-    'b 4000:': { packets: 850, bytes: 1_250_000, drops: 50, qlen: 7, backlog: 10_000 },
+    'b 10:': { packets: 940, bytes: 1_340_000, drops: 50, qlen: 7, backlog: 10_000 },
+    'b 4000:': { packets: 850, bytes: 1_250_000, drops: 100 },
     'a 11:': { packets: 30, bytes: 3000 },
   });
   const s = statusFrom(wan, qdiscs, nftCounters('{"nftables":[{"metainfo":{}},{"counter":{"name":"rule100_0","packets":1000,"bytes":1400000}}]}'));
@@ -48,9 +48,10 @@ test('queue instances under a scheduler report their own overflow; masked instan
   const handles = plan(shaper, { qdiscs: [] }).tc.filter((l) => l.includes('dev a') && /pfifo limit/.test(l) && /parent 8001:/.test(l));
   t.is(handles.length, 3, 'instance 1 has the pipe\'s own class and one per queue');
   const leaf = (parent: string) => /handle (\S+)/.exec(handles.find((l) => l.includes(`parent ${parent} `))!)![1]!;
+  // a drop in a queue under the scheduler is counted by the tbf and by the delay line above it too
   const qdiscs = kernelAfter(shaper, {
-    'a 11:': { packets: 500, bytes: 600_000 },
-    'a 4001:': { packets: 480, bytes: 580_000 },
+    'a 11:': { packets: 500, bytes: 600_000, drops: 23 },
+    'a 4001:': { packets: 480, bytes: 580_000, drops: 20, qlen: 2, backlog: 3000 },
     [`a ${leaf('8001:2')}`]: { packets: 300, bytes: 400_000, drops: 5, qlen: 2, backlog: 3000 },
     [`a ${leaf('8001:3')}`]: { packets: 180, bytes: 180_000, drops: 15 },
   });
@@ -59,6 +60,8 @@ test('queue instances under a scheduler report their own overflow; masked instan
   const [pipe] = s.pipes;
   t.is(pipe!.instance, 1);
   t.is(pipe!.overflowDrops, 20);
+  t.is(pipe!.randomDrops, 3);
+  t.deepEqual([pipe!.packets, pipe!.backlog], [480, { packets: 2, bytes: 3000 }]);
   t.deepEqual(pipe!.queues, [
     { queue: 'hi', instance: 0, packets: 300, bytes: 400_000, overflowDrops: 5, backlog: { packets: 2, bytes: 3000 } },
     { queue: 'lo', instance: 0, packets: 180, bytes: 180_000, overflowDrops: 15, backlog: { packets: 0, bytes: 0 } },
