@@ -21,22 +21,83 @@ export async function readKernelState(ctx: Context): Promise<KernelState> {
   return { qdiscs: all.filter((q) => (PORTS as readonly string[]).includes(q.dev)) };
 }
 
+/**
+ * What this agent last put in the kernel: the qdiscs its plan made and the nft script it loaded.
+ * A runtime change plans over it instead of asking tc again, and skips nft when the rules did not
+ * change: under QEMU TCG each tool start costs 0.1-0.25 s of the apply latency. Forgotten when an
+ * apply fails; a respawned agent starts without it and reads the kernel.
+ */
+const appliedBy = new WeakMap<Runner, { state: KernelState; nft: string }>(); // per kernel: tests give each its own runner
+
+/** The qdiscs the kernel holds once a plan made over `before` has run: its replaces set, its deletes and cleanup remove (with what hangs below). */
+export function stateAfter(before: KernelState, p: Plan): KernelState {
+  let qdiscs = [...before.qdiscs];
+  const major = (handle: string) => handle.split(':')[0];
+  const remove = (dev: string, gone: (q: TcQdisc) => boolean) => {
+    const doomed = qdiscs.filter((q) => q.dev === dev && gone(q));
+    qdiscs = qdiscs.filter((q) => !doomed.includes(q));
+    for (const q of doomed) remove(dev, (c) => c.parent !== undefined && major(c.parent) === major(q.handle));
+  };
+  for (const line of [...p.tc, ...p.cleanup]) {
+    let m = /^qdisc replace dev (\S+) root handle (\S+) (\S+)/.exec(line);
+    if (m) {
+      const [, dev, handle, kind] = m as unknown as [string, string, string, string];
+      remove(dev, (q) => q.root === true && q.handle !== handle);
+      qdiscs = qdiscs.filter((q) => !(q.dev === dev && q.handle === handle));
+      qdiscs.push({ dev, handle, kind, root: true });
+      continue;
+    }
+    m = /^qdisc replace dev (\S+) parent (\S+) handle (\S+) (\S+)/.exec(line);
+    if (m) {
+      const [, dev, parent, handle, kind] = m as unknown as [string, string, string, string, string];
+      const existing = qdiscs.find((q) => q.dev === dev && q.handle === handle);
+      if (existing && existing.kind === kind && existing.parent === parent) continue;
+      remove(dev, (q) => q.handle === handle || q.parent === parent);
+      qdiscs.push({ dev, parent, handle, kind });
+      continue;
+    }
+    m = /^qdisc del dev (\S+) (?:root|parent \S+) handle (\S+)/.exec(line);
+    if (m) {
+      remove(m[1]!, (q) => q.handle === m![2]);
+      continue;
+    }
+    m = /^class del dev (\S+) classid (\S+)/.exec(line);
+    if (m) remove(m[1]!, (q) => q.parent === m![2]);
+  }
+  return { qdiscs };
+}
+
+/** The kernel state to plan over: what this agent last applied, or what tc says now. */
+export async function currentState(ctx: Context): Promise<KernelState> {
+  return appliedBy.get(ctx.run)?.state ?? readKernelState(ctx);
+}
+
 /** Makes the kernel do what the profile says (planned over `state`, read now if not given); on failure restores `previous` and returns the kernel's complaint. */
 export async function applyProfile(profile: Profile, previous: Profile | null, ctx: Context, state?: KernelState): Promise<string | undefined> {
-  const error = await applyPlan(plan(profile, state ?? (await readKernelState(ctx))), ctx);
-  if (!error) return undefined;
+  const before = state ?? (await currentState(ctx));
+  const p = plan(profile, before);
+  const error = await applyPlan(p, ctx, appliedBy.get(ctx.run)?.nft);
+  if (!error) {
+    appliedBy.set(ctx.run, { state: stateAfter(before, p), nft: p.nft });
+    return undefined;
+  }
+  appliedBy.delete(ctx.run);
   const undo = await applyPlan(plan(previous, await readKernelState(ctx)), ctx);
   return undo ? `${error}; restoring the previous profile failed too: ${undo}` : error;
 }
 
-/** Runs the three steps of a plan, stopping at the first that fails; returns what failed, or undefined. */
-export async function applyPlan(p: Plan, ctx: Context): Promise<string | undefined> {
+/** Runs the steps of a plan, stopping at the first that fails; returns what failed, or undefined. nft is skipped when its script is `loadedNft`, already in force. */
+export async function applyPlan(p: Plan, ctx: Context, loadedNft?: string): Promise<string | undefined> {
   for (const [file, content] of Object.entries(p.dists)) {
     const dir = join(ctx.root, FILES.tcDists);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, file), content);
   }
-  return (await applyTc(p.tc, 'plan.tc', ctx)) ?? (await applyNft(p.nft, ctx)) ?? (p.cleanup.length ? applyTc(p.cleanup, 'cleanup.tc', ctx) : undefined);
+  return (
+    (await applyTc(p.tc, 'plan.tc', ctx)) ??
+    (p.nft === loadedNft ? undefined : await applyNft(p.nft, ctx)) ??
+    (p.cleanup.length ? applyTc(p.cleanup, 'cleanup.tc', ctx) : undefined)
+  );
 }
 
 /** tc lines through `tc -batch` from a file kept in /run/picowire for whoever debugs at the console. */

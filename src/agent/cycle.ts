@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
 import { validateProfile } from '../profile/validate.ts';
-import { applyProfile, readKernelState } from './apply.ts';
+import { applyProfile, currentState } from './apply.ts';
 import type { Runner } from './exec.ts';
 import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
@@ -53,7 +53,7 @@ export async function consider(ctx: Context, inForce: Profile | null, found: Fou
   const profile = checked.value;
   try {
     // a respawned agent finds its own work in place: leave the traffic alone
-    const state = knownState ?? (await readKernelState(ctx));
+    const state = knownState ?? (await currentState(ctx));
     if (inForce && isDeepStrictEqual(inForce, profile) && alreadyApplied(plan(profile, state), state)) {
       ctx.say(`applied profile ${profile.name}`);
       return { inForce: profile, applied: true, errors: [] };

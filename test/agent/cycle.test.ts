@@ -82,3 +82,33 @@ test('a changed profile is applied even when the kernel holds the previous one',
   t.true(calls.includes('/sbin/tc -batch'));
   t.is(said.at(-1), 'applied profile wan2');
 });
+
+test('a runtime change of parameters plans over what the agent applied: one tc batch, no tc query, no nft when the rules are the same', async (t) => {
+  const { ctx, calls } = await setup(good, []);
+  await refresh(ctx, null);
+  calls.length = 0;
+  const faster: Profile = { ...good, pipes: { up: { bw: '2Mbit/s', delay: '20ms' } } };
+  await writeFile(join(ctx.root, FILES.baked), JSON.stringify(faster));
+  t.deepEqual(await refresh(ctx, good), faster);
+  t.deepEqual(calls, ['/bin/busybox findfs', '/sbin/tc -batch']);
+});
+
+test('changes back and forth plan over the agent\'s own model of the kernel: the root is never replaced again', async (t) => {
+  const { ctx, calls } = await setup(good, []);
+  const batches: string[] = [];
+  const run = ctx.run;
+  ctx.run = async (cmd, args, opts) => {
+    if (args[0] === '-batch') batches.push(await readFile(args[1]!, 'utf8'));
+    return run(cmd, args, opts);
+  };
+  let inForce = await refresh(ctx, null);
+  batches.length = 0;
+  const other: Profile = { ...good, pipes: { up: { bw: '2Mbit/s', delay: '20ms' } } };
+  for (const p of [other, good, other, good]) {
+    await writeFile(join(ctx.root, FILES.baked), JSON.stringify(p));
+    inForce = await refresh(ctx, inForce);
+  }
+  t.is(batches.length, 4);
+  t.false(batches.some((b) => /root handle 1:|qdisc del/.test(b)), 'only replaces of what is there');
+  t.is(calls.filter((c) => c === '/sbin/tc -j').length, 1, 'tc was asked once, at the start');
+});

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { alreadyApplied, delayLinePackets, plan, queuePackets, type KernelState, type TcQdisc } from '../../src/agent/plan.ts';
+import { stateAfter } from '../../src/agent/apply.ts';
+import { alreadyApplied, delayLinePackets, plan, queuePackets, type KernelState } from '../../src/agent/plan.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
 import { resolvePipe } from '../../src/profile/resolve.ts';
@@ -28,43 +29,8 @@ const fresh: KernelState = {
   ],
 };
 
-/** The qdiscs the kernel would hold after running a plan's tc lines (enough of tc's semantics for these tests). */
-function after(state: KernelState, lines: string[]): KernelState {
-  let qdiscs: TcQdisc[] = [...state.qdiscs];
-  const dropUnder = (dev: string, parent: string) => {
-    for (const q of qdiscs.filter((q) => q.dev === dev && q.parent === parent)) {
-      qdiscs = qdiscs.filter((x) => x !== q);
-      dropUnder(dev, `${q.handle}1`); // a netem's child hangs off class <handle>1
-    }
-  };
-  for (const line of lines) {
-    let m = /^qdisc replace dev (\S+) root handle (\S+) (\S+)/.exec(line);
-    if (m) {
-      qdiscs = qdiscs.filter((q) => q.dev !== m![1]);
-      qdiscs.push({ dev: m[1]!, kind: m[3]!, handle: m[2]!, root: true });
-      continue;
-    }
-    m = /^qdisc replace dev (\S+) parent (\S+) handle (\S+) (\S+)/.exec(line);
-    if (m) {
-      const [, dev, parent, handle, kind] = m as unknown as [string, string, string, string, string];
-      if (!qdiscs.some((q) => q.dev === dev && q.handle === handle)) {
-        dropUnder(dev, parent);
-        qdiscs.push({ dev, kind, handle, parent });
-      }
-      continue;
-    }
-    m = /^qdisc del dev (\S+) (?:root|parent (\S+)) handle (\S+)/.exec(line) ?? /^qdisc del dev (\S+) root()()/.exec(line);
-    if (m) {
-      const gone = qdiscs.find((q) => q.dev === m![1] && (m![3] ? q.handle === m![3] : q.root));
-      qdiscs = qdiscs.filter((q) => q !== gone);
-      if (gone) dropUnder(m[1]!, gone.handle + '1');
-      continue;
-    }
-    m = /^class del dev (\S+) classid (\S+)/.exec(line);
-    if (m) dropUnder(m[1]!, m[2]!);
-  }
-  return { qdiscs };
-}
+/** The qdiscs the kernel would hold after running a plan's tc lines (the agent's own model, which it plans runtime changes over). */
+const after = (state: KernelState, lines: string[]): KernelState => stateAfter(state, { dists: {}, tc: lines, nft: '', cleanup: [] });
 
 test('the example profile: delay line then bottleneck on the egress port of each direction, and nft marks by ingress port', (t) => {
   const p = plan(wanAsym, fresh);

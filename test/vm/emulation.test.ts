@@ -1,0 +1,233 @@
+// The emulation model against real traffic (issue 4): the seed's own ipfw examples (an asymmetric
+// link on a port range, a per-/24 shaper with weighted queues), a queue that overflows, random loss,
+// jitter and masks, each booted in the real image with its profile (fw_cfg) and measured from the
+// lab's two hosts. Left (198.18.0.1) is on port a, the inside: ipfw `out` = from a = left → right;
+// `in` = from b = right → left.
+//
+// Tolerances: each assertion states the ideal (from the profile and header overheads) and how far a
+// measurement may stray, from runs of this file under QEMU TCG on a loaded 2-core machine (values in
+// the comments; t.log prints each run's). They stay narrow enough that a pipe that is missing, shared
+// where it should not be, or mis-sized fails.
+import { join } from 'node:path';
+import { parseIpfw } from '../../src/ipfw/index.ts';
+import { runOnConsole } from '../../src/lab/console.ts';
+import type { PipeStatus, Status } from '../../src/agent/status.ts';
+import { addHostAddress, type TestHost } from '../../src/lab/hosts.ts';
+import { withLab } from '../../src/lab/lab.ts';
+import { pingRtt, tcpFlow, udpEchoRtt, udpFlow } from '../../src/lab/measure.ts';
+import { binomialInterval, median, percentile, stddev } from '../../src/lab/stats.ts';
+import type { Vm } from '../../src/lab/qemu.ts';
+import { IMAGES, testNeeding } from '../helpers/env.ts';
+
+const PXE = join(IMAGES, 'default-pxe');
+const NEEDS = ['root', 'qemu', 'image'] as const;
+const json = (p: object) => JSON.stringify(p);
+/** TCP payload per full-size frame as tc counts it (1448 bytes of data with timestamps in 1514): the ideal goodput / link rate */
+const TCP_EFFICIENCY = 1448 / 1514;
+const kbit = (bps: number) => `${(bps / 1e3).toFixed(1)} kbit/s`;
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+
+/** The same host reached at another of its addresses (for ping and servers bound to it). */
+const at = (host: TestHost, address: string): TestHost => ({ ...host, address });
+
+// The seed's examples, as written in the seed (sections 2.2 and 2.3), run-together lines and all;
+// test/ipfw/parse.test.ts checks that they parse to the profiles these tests boot.
+const SEED_2_2 = `ipfw pipe 10 config bw 256 Kbit/s delay 20ms
+ipfw pipe 11 config bw 4 Mbit/s delay 5ms
+ipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000
+ipfw add 300 allow ip from any to any`;
+const SEED_2_3 = `ipfw pipe 5 config sched qfq mask src-ip 0xffffff00 bw 1 Mbit/s
+ipfw queue 1 config pipe 5 weight 10 mask src-ip 0xfffffff ipfw queue 2 config pipe 5 weight 4 mask src-ip 0xffffffff
+ipfw add 100 queue 1 in dst-port 22,53 ipfw add 200 queue 2 in dst-port any`;
+
+testNeeding([...NEEDS], 'seed 2.2: on ports 2000-3000 the link is 256 Kbit/s + 20 ms up and 4 Mbit/s + 5 ms down; other traffic is unshaped', async (t) => {
+  await withLab(PXE, 'direct', json(parseIpfw(SEED_2_2, 'seed-2-2')), async (lab) => {
+    const { left, right } = lab;
+    // ping is ICMP: no port, so rules 100 and 200 never match it and it crosses unshaped (rule 300)
+    const ping = await pingRtt(left, right, { count: 30, intervalS: 0.05 });
+    const pingMs = median(ping.rttsMs);
+    t.log(`ping RTT median ${ms(pingMs)} (ICMP, not on the port range)`);
+    t.true(pingMs < 10, `ping (${pingMs} ms) does not cross the 25 ms of pipes 10 and 11`);
+
+    // RTT on the ports: a UDP echo on port 2500 goes out through pipe 10 (dst-port 2500) and comes
+    // back through pipe 11 (src-port 2500); one on port 5000, at the same time so it sees the same
+    // load, crosses unshaped and gives the baseline of this measurement (node's own overhead
+    // included). A 100-byte payload is a 142-byte frame: 4.44 ms at 256 Kbit/s and 0.28 ms at
+    // 4 Mbit/s, so the pipes add 20 + 5 + 4.72 = 29.72 ms.
+    const echoArgs = { count: 40, intervalMs: 100, size: 100 };
+    const [unshapedEcho, shapedEcho] = await Promise.all([
+      udpEchoRtt(left, right, { port: 5000, ...echoArgs }),
+      udpEchoRtt(left, right, { port: 2500, ...echoArgs }),
+    ]);
+    const ideal = 20 + 5 + ((142 * 8) / 256e3) * 1e3 + ((142 * 8) / 4e6) * 1e3;
+    const q = (r: { rttsMs: number[] }) => ({ min: Math.min(...r.rttsMs), p25: percentile(r.rttsMs, 25), med: median(r.rttsMs) });
+    const [base, shaped] = [q(unshapedEcho), q(shapedEcho)];
+    t.log(`UDP echo RTT, port 5000: min ${ms(base.min)} p25 ${ms(base.p25)} median ${ms(base.med)}; port 2500: min ${ms(shaped.min)} p25 ${ms(shaped.p25)} median ${ms(shaped.med)} (ideal ${ms(ideal)} + baseline)`);
+    t.is(shapedEcho.received, shapedEcho.sent, 'no echo on port 2500 lost');
+    t.true(base.med < 10, `port 5000 (${base.med} ms) is unshaped`);
+    t.true(shaped.min >= ideal - 0.5, 'no echo on port 2500 beats the two pipes (0.5 ms: timer slack)');
+    // The lower quartiles, not the medians: when other VMs load the machine, node's echo (four
+    // processes waking per exchange) is late for a good part of the samples (one run: median 37.0 ms
+    // for an ideal + baseline of 31.8). Lower quartile over the baseline's, quiet runs: +1.7, +1.1,
+    // +2.2 ms (medians then); 3 ms over the ideal allows ~1 ms of TCG scheduling per direction. A
+    // reply through pipe 10 instead of 11 would add 19 ms, a missing pipe 11 take 5 ms away.
+    t.true(shaped.p25 - base.p25 <= ideal + 3, `port 2500 lower-quartile RTT ${shaped.p25} ms within 3 ms of ${ideal} + ${base.p25}`);
+
+    // goodput to the server's port 2500: up crosses pipe 10, down (-R) pipe 11; 12 s, the first 3
+    // left out (slow start into the 43-packet default queue, which holds 2 s at 256 Kbit/s)
+    const up = await tcpFlow(left, right, { port: 2500, seconds: 12, omitS: 3 });
+    const down = await tcpFlow(left, right, { port: 2500, seconds: 12, omitS: 3, reverse: true });
+    const upRatio = up.goodputBps / (256e3 * TCP_EFFICIENCY);
+    const downRatio = down.goodputBps / (4e6 * TCP_EFFICIENCY);
+    t.log(`port 2500: up ${kbit(up.goodputBps)} (${(upRatio * 100).toFixed(1)} % of the ideal ${kbit(256e3 * TCP_EFFICIENCY)}), down ${kbit(down.goodputBps)} (${(downRatio * 100).toFixed(1)} % of ${kbit(4e6 * TCP_EFFICIENCY)})`);
+    // the ideal is 1448/1514 of the link (runs: up 100.6/100.2/100.3 %, down 97.0/98.5/98.7 %); up to
+    // 4 % above (a 9 s window's edges cut packets in flight: one frame is 47 ms at 256 Kbit/s), 12 %
+    // below (losses when slow start overflows the queue, ACK clocking on a loaded host)
+    t.true(upRatio > 0.88 && upRatio < 1.04, `up goodput ${up.goodputBps} bit/s is 256 Kbit/s less headers`);
+    t.true(downRatio > 0.88 && downRatio < 1.04, `down goodput ${down.goodputBps} bit/s is 4 Mbit/s less headers`);
+
+    // port 5201 is outside 2000-3000 both ways: rule 300 lets it through unshaped
+    const freeUp = await tcpFlow(left, right, { port: 5201, seconds: 4 });
+    const freeDown = await tcpFlow(left, right, { port: 5201, seconds: 4, reverse: true });
+    t.log(`port 5201: up ${kbit(freeUp.goodputBps)}, down ${kbit(freeDown.goodputBps)}`);
+    t.true(freeUp.goodputBps > 10 * 4e6, 'upload outside the port range is far faster than either pipe');
+    t.true(freeDown.goodputBps > 10 * 4e6, 'download outside the port range is far faster than either pipe');
+  });
+});
+
+testNeeding([...NEEDS], 'seed 2.3: each source /24 gets its own 1 Mbit/s pipe, and within one, queues share it 10:4', async (t) => {
+  await withLab(PXE, 'direct', json(parseIpfw(SEED_2_3, 'seed-2-3')), async (lab) => {
+    const { left, right } = lab;
+    // `in` = entering on b = from the right host; two more of its addresses in two other /24s
+    await addHostAddress(right, '198.18.2.2', [left]);
+    await addHostAddress(right, '198.18.3.2', [left]);
+    const ideal = 1e6 * TCP_EFFICIENCY;
+
+    // 198.18.2.0/24 and 198.18.3.0/24: two pipe instances (mask src-ip 0xffffff00), each 1 Mbit/s
+    const [a, b] = await Promise.all([
+      tcpFlow(right, left, { port: 5301, bind: '198.18.2.2', seconds: 12, omitS: 3 }),
+      tcpFlow(right, left, { port: 5302, bind: '198.18.3.2', seconds: 12, omitS: 3 }),
+    ]);
+    t.log(`two /24s at once: ${kbit(a.goodputBps)} and ${kbit(b.goodputBps)} (ideal ${kbit(ideal)} each)`);
+    // runs: 95.4/94.6 %, 100.3/99.8 %, 97.6/97.5 % of the ideal (tbf's one-frame burst); sharing one pipe would give ~50 %
+    for (const g of [a, b]) t.true(g.goodputBps > 0.85 * ideal && g.goodputBps < 1.05 * ideal, `${g.goodputBps} bit/s: a pipe of its own (not half of one)`);
+
+    // one source: one pipe instance; dst-port 22 goes to queue 1 (weight 10), 5303 to queue 2 (weight 4)
+    const [ssh, other] = await Promise.all([
+      tcpFlow(right, left, { port: 22, seconds: 15, omitS: 3 }),
+      tcpFlow(right, left, { port: 5303, seconds: 15, omitS: 3 }),
+    ]);
+    const ratio = ssh.goodputBps / other.goodputBps;
+    const sum = ssh.goodputBps + other.goodputBps;
+    t.log(`one /24, port 22 ${kbit(ssh.goodputBps)} vs port 5303 ${kbit(other.goodputBps)}: ratio ${ratio.toFixed(2)} (ideal 2.50), sum ${kbit(sum)} (ideal ${kbit(ideal)})`);
+    // QFQ serves backlogged classes 10:4 = 2.5 (runs: 2.70, 2.45, 2.52); equal shares would give 1,
+    // strict priority far more than 4. ±0.5 around 2.5: TCP's sawtooth leaves a class's 50-packet
+    // queue empty now and then, which hands its share to the other for that moment.
+    t.true(ratio > 2.0 && ratio < 3.2, `ratio ${ratio} is about 10:4`);
+    // runs: 98.1 %, 96.8 %, 94.5 % of one pipe's ideal; two pipes would give ~200 %
+    t.true(sum > 0.85 * ideal && sum < 1.08 * ideal, `the two share one 1 Mbit/s pipe (${sum} bit/s)`);
+  });
+});
+
+/** Pipe `name`'s counters as `picowire status --json` reports them on the appliance. */
+async function pipeCounters(vm: Vm, name: string): Promise<PipeStatus> {
+  // kernel messages on the console would cut into the JSON: keep them off it first
+  const out = await runOnConsole(vm, 'dmesg -n 1; picowire status --json', 60_000);
+  const status = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Status;
+  const pipe = status.pipes.find((p) => p.pipe === name);
+  if (!pipe) throw new Error(`picowire status shows no pipe ${name}: ${out}`);
+  return pipe;
+}
+
+testNeeding([...NEEDS], "a 10-packet queue at 1 Mbit/s overflows under 3 Mbit/s: picowire status counts the drops as overflow, none as random loss, and 1 Mbit/s arrives", async (t) => {
+  const profile = json({ name: 'overflow', pipes: { up: { bw: '1Mbit/s', queue: 10 } }, rules: [{ from: 'a', pipe: 'up' }] });
+  await withLab(PXE, 'direct', profile, async (lab, vm) => {
+    const before = await pipeCounters(vm, 'up');
+    const udp = await udpFlow(lab.left, lab.right, { port: 5201, seconds: 6, rateBps: 3e6, lengthBytes: 1200 });
+    const after = await pipeCounters(vm, 'up');
+    const overflow = after.overflowDrops - before.overflowDrops;
+    const random = after.randomDrops - before.randomDrops;
+    // 1200-byte datagrams are 1242-byte frames: 1 Mbit/s of frames carries 966 kbit/s of payload
+    const ideal = (1e6 * 1200) / 1242;
+    t.log(`UDP ${udp.sentPackets} sent, ${udp.lostPackets} lost, ${kbit(udp.deliveredBps)} delivered (ideal ${kbit(ideal)}); status: ${overflow} overflow, ${random} random`);
+    t.is(random, 0, 'no random loss is configured, and none is counted');
+    // two thirds of 3 Mbit/s cannot leave through 1 Mbit/s
+    t.true(overflow > 0.5 * udp.sentPackets, `the queue dropped ${overflow} of ${udp.sentPackets}`);
+    // every datagram iperf3 missed was dropped at the queue (a few of the iperf3 control connection's
+    // packets may be dropped there too; runs: 1263 drops for 1261 datagrams lost)
+    t.true(Math.abs(overflow - udp.lostPackets) <= 0.02 * udp.sentPackets + 5, `overflow drops ${overflow} ≈ UDP lost ${udp.lostPackets}`);
+    // runs: 943.6 kbit/s (97.7 %); iperf3 divides by the sender's 6 s, the queue drains 0.1 s after
+    t.true(udp.deliveredBps > 0.9 * ideal && udp.deliveredBps < 1.05 * ideal, `delivered ${udp.deliveredBps} bit/s ≈ 1 Mbit/s less headers`);
+  });
+});
+
+testNeeding([...NEEDS], 'plr 0.02 one way: ping loss over 2400 pings falls in the 99 % binomial interval', async (t) => {
+  const profile = json({ name: 'plr2', pipes: { up: { plr: 0.02 } }, rules: [{ from: 'a', pipe: 'up' }] });
+  await withLab(PXE, 'direct', profile, async (lab) => {
+    // runs: 49, 48, 52 lost of 2400 (expected 48; the 99 % interval is [31, 67])
+    const ping = await pingRtt(lab.left, lab.right, { count: 2400, intervalS: 0.005 });
+    const lost = ping.sent - ping.received;
+    const [lo, hi] = binomialInterval(ping.sent, 0.02, 0.99);
+    t.log(`${lost} of ${ping.sent} lost (${((lost / ping.sent) * 100).toFixed(2)} %), 99 % interval [${lo}, ${hi}]`);
+    t.true(lost >= lo && lost <= hi, `${lost} lost, outside [${lo}, ${hi}]`);
+  });
+});
+
+testNeeding([...NEEDS], 'jitter: 20 ms ± normal 5 ms one way gives a ping RTT median of 20 ms + baseline and a spread of 5 ms', async (t) => {
+  const profile = json({
+    name: 'jitter',
+    pipes: { jit: { delay: '20ms', jitter: { spread: '5ms', distribution: 'normal' } } },
+    // only towards the right host's own address: its second address gives the baseline
+    rules: [{ from: 'a', dst: '198.18.0.2', pipe: 'jit' }],
+  });
+  await withLab(PXE, 'direct', profile, async (lab) => {
+    await addHostAddress(lab.right, '198.18.2.2', [lab.left]);
+    const base = await pingRtt(lab.left, at(lab.right, '198.18.2.2'), { count: 100, intervalS: 0.025 });
+    const baseMs = median(base.rttsMs);
+    // 25 ms apart: the delay line keeps order (rate 100gbit), which only holds a packet back when
+    // its predecessor's delay exceeds its own by 25 ms (5 σ): the spread is not shrunk
+    const ping = await pingRtt(lab.left, lab.right, { count: 400, intervalS: 0.025 });
+    const rtts = ping.rttsMs;
+    const med = median(rtts);
+    const sd = stddev(rtts);
+    const iqr = percentile(rtts, 75) - percentile(rtts, 25);
+    t.log(`baseline median ${ms(baseMs)} (stddev ${ms(stddev(base.rttsMs))}); jittered: median ${ms(med)}, stddev ${ms(sd)}, IQR ${ms(iqr)} (normal: σ 5, IQR 6.74), min ${ms(Math.min(...rtts))}, max ${ms(Math.max(...rtts))}`);
+    t.is(ping.received, ping.sent, 'jitter loses nothing');
+    // The median and the IQR, not the mean and stddev: when other VMs load the machine the lab adds
+    // outliers of tens of ms (run 1: baseline stddev 26 ms, max RTT 153 ms), which blow the stddev up
+    // (13 ms then) but move the quartiles little. The median of 400 normal draws has a standard
+    // error of 1.25 σ/√400 = 0.31 ms: below 20 ms + baseline by more than 0.8 ms (2.5 SE) means a
+    // shorter delay; above, the lab's noise (only ever adds) gets 3 ms, as in lab.test.ts (runs: +1.0, +2.5).
+    const extra = med - baseMs;
+    t.true(extra > 20 - 0.8 && extra < 20 + 3, `median ${med} ms − baseline ${baseMs} ms = ${extra} ms ≈ 20 ms`);
+    // a normal σ = 5 ms has IQR 1.349 σ = 6.74 ms (standard error ≈ 0.4 ms for 400 draws); a uniform
+    // ±5 ms would give 5 ms, no jitter ~0.3 ms. Lab noise only widens it: runs 6.80 ms (quiet), 8.63 ms (loaded).
+    t.true(iqr > 5.6 && iqr < 9.5, `RTT IQR ${iqr} ms ≈ 1.349 × 5 ms = 6.74 ms`);
+  });
+});
+
+testNeeding([...NEEDS], 'a dst-port mask gives each flow its own 2 Mbit/s pipe; without it two flows share one', async (t) => {
+  const profile = json({
+    name: 'mask',
+    pipes: { masked: { bw: '2Mbit/s', mask: { dstPort: '0xffff' } }, shared: { bw: '2Mbit/s' } },
+    rules: [
+      { from: 'a', dstPort: '5301-5302', pipe: 'masked' },
+      { from: 'a', dstPort: '5401-5402', pipe: 'shared' },
+    ],
+  });
+  await withLab(PXE, 'direct', profile, async (lab) => {
+    const { left, right } = lab;
+    const ideal = 2e6 * TCP_EFFICIENCY;
+    const flows = (ports: number[]) => Promise.all(ports.map((port) => tcpFlow(left, right, { port, seconds: 12, omitS: 3 })));
+    const masked = (await flows([5301, 5302])).map((r) => r.goodputBps);
+    const shared = (await flows([5401, 5402])).map((r) => r.goodputBps);
+    const sum = (xs: number[]) => xs[0]! + xs[1]!;
+    t.log(`masked: ${masked.map(kbit).join(' + ')} = ${kbit(sum(masked))}; shared: ${shared.map(kbit).join(' + ')} = ${kbit(sum(shared))} (ideal per pipe ${kbit(ideal)})`);
+    // runs: 97.8/99.5 %, 99.9/100.0 %, 96.7/97.4 % of the ideal; half a pipe would be ~50 %
+    for (const g of masked) t.true(g > 0.85 * ideal && g < 1.05 * ideal, `masked flow ${g} bit/s has a 2 Mbit/s pipe of its own`);
+    // each flow's rate is over its own 9 s window; the two start a few hundred ms apart, and a flow
+    // alone in the pipe meanwhile lifts the sum a little above one pipe's ideal (runs: 103.2 %, 99.8 %, 103.4 %)
+    t.true(sum(shared) > 0.85 * ideal && sum(shared) < 1.08 * ideal, `the unmasked pipe's flows share 2 Mbit/s (${sum(shared)} bit/s)`);
+    t.true(sum(masked) > 1.6 * sum(shared), 'two masked instances carry about twice what one pipe does');
+  });
+});
