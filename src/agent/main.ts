@@ -6,8 +6,6 @@
 import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { isDeepStrictEqual } from 'node:util';
 import { applyNft, readKernelState } from './apply.ts';
 import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
@@ -16,8 +14,9 @@ import { launch, run } from './exec.ts';
 import { CONTROL_SOCKET, FILES } from './paths.ts';
 import { plan } from './plan.ts';
 import { setupPorts } from './ports.ts';
-import { findProfile, fromConfigPartition } from './sources.ts';
+import { findProfile } from './sources.ts';
 import { readStatus } from './status.ts';
+import { watchConfigPartition } from './watch.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
 
@@ -89,40 +88,9 @@ async function main(): Promise<void> {
     });
   });
 
-  watchConfigPartition(ctx, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
+  const watch = watchConfigPartition({ ...ctx, warn: (line) => say(`warning: ${line}`) }, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
+  void watch.look(); // the first look only notes the partitions there are
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
-}
-
-/**
- * Polls /proc/partitions (a cheap read) every 2 s; when the block devices change — a USB stick
- * plugged back in after its profile.json was edited on a laptop — the PICOWIRE partition is read
- * again, and its profile applied if it differs from what it held before.
- */
-function watchConfigPartition(ctx: Context, apply: (found: { source: string; value: unknown } | { source: string; error: string }) => Promise<unknown>): void {
-  const partitions = join(ctx.root, 'proc/partitions');
-  let seen: string | undefined;
-  let last: unknown;
-  let busy = false;
-  const look = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const now = await readFile(partitions, 'utf8').catch(() => '');
-      if (seen !== undefined && now !== seen) {
-        const found = await fromConfigPartition({ ...ctx, warn: (line) => say(`warning: ${line}`) });
-        const value = found && ('value' in found ? found.value : found.error);
-        if (found && !isDeepStrictEqual(value, last)) {
-          last = value;
-          await apply(found);
-        }
-      }
-      seen = now;
-    } finally {
-      busy = false;
-    }
-  };
-  void look();
-  setInterval(() => void look(), 2000).unref();
 }
 
 if (process.argv.length > 2) runCli(process.argv.slice(2));
