@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../common/errors.ts';
 import { attachTaps, createLab, labSupport, type Lab } from './hosts.ts';
-import { boot, type BootMode, type Vm } from './qemu.ts';
+import { boot, type BootMode, type BootOptions, type Vm } from './qemu.ts';
 
 const MODES: BootMode[] = ['bios-cd', 'bios-disk', 'bios-usb', 'uefi-cd', 'uefi-disk', 'uefi-usb', 'pxe', 'direct'];
 // what the agent prints once the profile is in force: from then on the wire is the one asked for
@@ -26,6 +26,8 @@ export interface LabRun {
   bootTimeoutMs?: number;
   /** where QEMU's serial console is written as well */
   log?: string;
+  /** more for QEMU: a USB controller, a monitor socket */
+  qemu?: Pick<BootOptions, 'usb' | 'monitor'>;
 }
 
 /** Boots the image with one NIC on each tap, moves the taps to the hosts and waits until the agent applied its profile. */
@@ -41,6 +43,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
       nics: lab.taps.map((tap, i) => ({ tap, mac: PORT_MACS[i] })),
       fwCfgProfile: run.profile,
       log: run.log,
+      ...run.qemu,
     });
     await attachTaps(lab);
     await vm.waitFor(run.ready ?? APPLIED, run.bootTimeoutMs ?? 300_000);
@@ -53,7 +56,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
 }
 
 /** For VM tests: a lab with the image booted and its profile applied, for the length of fn; always torn down. */
-export async function withLab<T>(image: string, mode: BootMode, profile: string | undefined, fn: (lab: Lab, vm: Vm) => Promise<T>, opts: { bootTimeoutMs?: number; log?: string; ready?: RegExp } = {}): Promise<T> {
+export async function withLab<T>(image: string, mode: BootMode, profile: string | undefined, fn: (lab: Lab, vm: Vm) => Promise<T>, opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu'> = {}): Promise<T> {
   const { lab, vm } = await startLab({ image, mode, profile, ...opts });
   try {
     return await fn(lab, vm);

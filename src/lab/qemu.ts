@@ -1,5 +1,6 @@
 // Boots any picowire output in QEMU (TCG only: KVM hangs on these machines) in one of the ways a
 // real machine would boot it, and gives its serial console to tests, the lab and benchmarks.
+import { connect } from 'node:net';
 import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,10 @@ export interface BootOptions {
   cpus?: number;
   /** a file the serial console is copied to as it arrives */
   log?: string;
+  /** a USB controller (qemu-xhci) for sticks plugged in at runtime */
+  usb?: boolean;
+  /** a unix socket path for QEMU's human monitor, to plug devices in at runtime (monitorCommand) */
+  monitor?: string;
 }
 
 export interface Vm {
@@ -134,6 +139,8 @@ export function qemuArgs(opts: BootOptions, tmp: string, directCmdline = ''): st
     args.push('-kernel', join(opts.image, 'vmlinuz'), '-initrd', join(opts.image, 'initrd.img'), '-append', [directCmdline, opts.append ?? ''].join(' ').trim());
   }
   args.push(...nicArgs(opts, join(tmp, 'tftp')));
+  if (opts.usb) args.push('-device', 'qemu-xhci,id=xhci');
+  if (opts.monitor !== undefined) args.push('-monitor', `unix:${opts.monitor},server=on,wait=off`);
   if (opts.fwCfgProfileFile !== undefined) args.push('-fw_cfg', `name=opt/picowire/profile.json,file=${opts.fwCfgProfileFile}`);
   else if (opts.fwCfgProfile !== undefined) args.push('-fw_cfg', `name=opt/picowire/profile.json,file=${join(tmp, 'profile.json')}`);
   return args;
@@ -170,6 +177,39 @@ export async function boot(opts: BootOptions): Promise<Vm> {
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** One command to QEMU's human monitor at `socket` (BootOptions.monitor); resolves with what it answered. */
+export function monitorCommand(socket: string, command: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((done, fail) => {
+    const conn = connect(socket);
+    let text = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      fail(new Error(`QEMU monitor ${socket}: no answer to "${command}" within ${timeoutMs} ms: ${text}`));
+    }, timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('error', (e) => {
+      clearTimeout(timer);
+      fail(new Error(`QEMU monitor ${socket}: ${e.message}`));
+    });
+    let sent = false;
+    conn.on('data', (d: string) => {
+      text += d;
+      // the monitor greets, then prompts "(qemu) "; after the command, the next prompt ends its answer
+      if (!sent && text.includes('(qemu) ')) {
+        sent = true;
+        text = '';
+        conn.write(`${command}\n`);
+      } else if (sent && text.includes('(qemu) ')) {
+        clearTimeout(timer);
+        conn.end();
+        // the monitor echoes the command as it redraws its line; the answer is what follows that line
+        const answer = text.slice(0, text.lastIndexOf('(qemu) '));
+        done(readable(answer.slice(answer.indexOf('\n') + 1)).trim());
+      }
+    });
+  });
 }
 
 /** Console text as a person reads it: no terminal escape sequences, no carriage returns. */
