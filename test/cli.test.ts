@@ -29,8 +29,8 @@ test('profile plan prints the tc batch and the nft transaction the agent would r
   const file = await profileFile({ name: 'asym', pipes: { up: { bw: '256Kbit/s', delay: '20ms' } }, rules: [{ from: 'a', pipe: 'up' }] });
   const r = await picowire('profile', 'plan', file);
   t.is(r.exitCode, 0, r.stderr);
-  t.regex(r.stdout, /qdisc replace dev b parent 1:10 handle 10: netem delay 20000us/);
-  t.regex(r.stdout, /netem rate 256000bit/);
+  t.regex(r.stdout, /qdisc replace dev b parent 1:10 handle 10: netem rate 256000bit/);
+  t.regex(r.stdout, /qdisc replace dev b parent 10:1 handle 4000: netem delay 20000us/);
   t.regex(r.stdout, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept/);
 });
 
