@@ -11,7 +11,7 @@ import { boot, type BootMode, type BootOptions, type Vm } from './qemu.ts';
 
 const MODES: BootMode[] = ['bios-cd', 'bios-disk', 'bios-usb', 'uefi-cd', 'uefi-disk', 'uefi-usb', 'pxe', 'direct'];
 // what the agent prints once the profile is in force: from then on the wire is the one asked for
-export const APPLIED = /picowire: applied profile/;
+export const APPLIED = /picowire: applied profile \S+\r?\n/;
 // bridge ports a and b, in PCI order: fixed MACs so a person can tell them apart in the guest
 const PORT_MACS = ['52:54:00:70:77:0a', '52:54:00:70:77:0b'] as const;
 
