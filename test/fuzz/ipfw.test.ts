@@ -35,7 +35,6 @@ const SEED_TEXTS = [
   'sudo ipfw -q flush\n/sbin/ipfw pipe flush\nipfw add 65535 deny ip from any to any # default',
   'ipfw pipe 2 config \\\n  bw 2 Mbit/s \\\n  delay 1.5 s\r\nipfw add 600 pipe 2 udp from any 53 to any xmit b layer2 bridged',
 ];
-const SEED_WORDS = SEED_TEXTS.join('\n').split(/\s+/).filter((w) => w !== '');
 
 const VOCABULARY = [
   'ipfw', '/sbin/ipfw', 'sudo', '-q', '-f', '-x', 'add', 'delete', 'flush', 'enable', 'disable', 'firewall', 'pipe', 'queue', 'sched', 'config',
