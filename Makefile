@@ -34,6 +34,7 @@ lab: host-tools image
 
 bench: host-tools image
 	node --import=tsx bench/run.ts
+	node --import=tsx bench/fidelity/run.ts
 
 lock: deps
 	$(PICOWIRE) lock $(RECIPE)
