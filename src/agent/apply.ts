@@ -74,14 +74,25 @@ export async function currentState(ctx: Context): Promise<KernelState> {
 
 /** Makes the kernel do what the profile says (planned over `state`, read now if not given); on failure restores `previous` and returns the kernel's complaint. */
 export async function applyProfile(profile: Profile, previous: Profile | null, ctx: Context, state?: KernelState): Promise<string | undefined> {
+  const known = appliedBy.get(ctx.run);
   const before = state ?? (await currentState(ctx));
   const p = plan(profile, before);
-  const error = await applyPlan(p, ctx, appliedBy.get(ctx.run)?.nft);
+  let error = await applyPlan(p, ctx, known?.nft);
   if (!error) {
     appliedBy.set(ctx.run, { state: stateAfter(before, p), nft: p.nft });
     return undefined;
   }
   appliedBy.delete(ctx.run);
+  if (known && before === known.state) {
+    // planned over the agent's own model, which someone's tc or nft by hand may have made stale: once more over what the kernel says
+    const fresh = await readKernelState(ctx);
+    const again = plan(profile, fresh);
+    error = await applyPlan(again, ctx);
+    if (!error) {
+      appliedBy.set(ctx.run, { state: stateAfter(fresh, again), nft: again.nft });
+      return undefined;
+    }
+  }
   const undo = await applyPlan(plan(previous, await readKernelState(ctx)), ctx);
   return undo ? `${error}; restoring the previous profile failed too: ${undo}` : error;
 }

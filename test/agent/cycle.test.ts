@@ -112,3 +112,27 @@ test('changes back and forth plan over the agent\'s own model of the kernel: the
   t.false(batches.some((b) => /root handle 1:|qdisc del/.test(b)), 'only replaces of what is there');
   t.is(calls.filter((c) => c === '/sbin/tc -j').length, 1, 'tc was asked once, at the start');
 });
+
+test('when the kernel was changed by hand behind the agent\'s model, a failed apply is planned again over what tc reports, and succeeds', async (t) => {
+  const { ctx, calls } = await setup(good, []);
+  // after the first apply someone deletes the root by hand: a batch that does not make it again fails
+  let rootGone = false;
+  let refused = 0;
+  const run = ctx.run;
+  ctx.run = async (cmd, args, opts) => {
+    if (rootGone && args[0] === '-batch' && !(await readFile(args[1]!, 'utf8')).includes('root handle 1:')) {
+      refused++;
+      return { code: 2, stdout: '', stderr: 'RTNETLINK answers: No such file or directory\nCommand failed x:1\n' };
+    }
+    return run(cmd, args, opts);
+  };
+  let inForce = await refresh(ctx, null);
+  rootGone = true;
+  const other: Profile = { ...good, pipes: { up: { bw: '2Mbit/s', delay: '20ms' } } };
+  await writeFile(join(ctx.root, FILES.baked), JSON.stringify(other));
+  calls.length = 0;
+  inForce = await refresh(ctx, inForce);
+  t.deepEqual(inForce, other);
+  t.is(refused, 1, 'the batch planned over the stale model was refused once');
+  t.deepEqual(calls.filter((c) => c.startsWith('/sbin/tc')), ['/sbin/tc -j', '/sbin/tc -batch'], 'then tc was asked, and the new plan went through');
+});
