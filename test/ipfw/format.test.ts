@@ -2,15 +2,9 @@ import test from 'ava';
 import { formatIpfw, parseIpfw } from '../../src/ipfw/index.ts';
 import type { Pipe, Profile, Rule } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
+import { random } from '../helpers/random.ts';
+import { SEED_2_2, SEED_2_3 } from '../helpers/seed.ts';
 
-// The seed's examples (sections 2.2 and 2.3 of /work/shared/seeds/rizzo-2014-portable-packet-processing-modules.md), verbatim.
-const SEED_2_2 = `ipfw pipe 10 config bw 256 Kbit/s delay 20ms
-ipfw pipe 11 config bw 4 Mbit/s delay 5ms
-ipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000
-ipfw add 300 allow ip from any to any`;
-const SEED_2_3 = `ipfw pipe 5 config sched qfq mask src-ip 0xffffff00 bw 1 Mbit/s
-ipfw queue 1 config pipe 5 weight 10 mask src-ip 0xfffffff ipfw queue 2 config pipe 5 weight 4 mask src-ip 0xffffffff
-ipfw add 100 queue 1 in dst-port 22,53 ipfw add 200 queue 2 in dst-port any`;
 
 test('seed 2.2 is written back one command a line, in the full from/to form', (t) => {
   t.is(
@@ -184,16 +178,6 @@ for (const [i, text] of TEXTS.entries()) {
   });
 }
 
-/** A small deterministic generator, so a failing case is found again. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('round trip on generated profiles of what ipfw expresses', (t) => {
   const next = random(1995);

@@ -3,17 +3,9 @@ import { UserError } from '../../src/common/errors.ts';
 import { parseIpfw } from '../../src/ipfw/index.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
+import { random } from '../helpers/random.ts';
+import { SEED_2_2_BYPASS, SEED_2_2_PIPES, SEED_2_2_RULES, SEED_2_3_PIPE, SEED_2_3_QUEUES, SEED_2_3_RULES } from '../helpers/seed.ts';
 
-// The seed's examples, copied verbatim from /work/shared/seeds/rizzo-2014-portable-packet-processing-modules.md
-// (sections 2.2 and 2.3), run-together lines and all. The seed prints the queue line of 2.3 as a
-// markdown heading ("#### ipfw queue 1 ..."); the command text is what follows the "#### ".
-const SEED_2_2_PIPES = `ipfw pipe 10 config bw 256 Kbit/s delay 20ms
-ipfw pipe 11 config bw 4 Mbit/s delay 5ms`;
-const SEED_2_2_RULES = 'ipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000';
-const SEED_2_2_BYPASS = 'ipfw add 300 allow ip from any to any';
-const SEED_2_3_PIPE = 'ipfw pipe 5 config sched qfq mask src-ip 0xffffff00 bw 1 Mbit/s';
-const SEED_2_3_QUEUES = 'ipfw queue 1 config pipe 5 weight 10 mask src-ip 0xfffffff ipfw queue 2 config pipe 5 weight 4 mask src-ip 0xffffffff';
-const SEED_2_3_RULES = 'ipfw add 100 queue 1 in dst-port 22,53 ipfw add 200 queue 2 in dst-port any';
 
 /** The message of the UserError parseIpfw throws for `text`. */
 function errorOf(text: string): string {
@@ -433,16 +425,6 @@ for (const [text, message] of BAD) {
   });
 }
 
-/** A small deterministic generator, so a failing case is found again. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCABULARY = (
   'ipfw /sbin/ipfw sudo -q -f -x add delete flush pipe queue sched config delete enable disable bw bandwidth delay plr burst ' +

@@ -18,6 +18,7 @@ import { pingRtt, tcpFlow, udpEchoRtt, udpFlow } from '../../src/lab/measure.ts'
 import { binomialInterval, median, percentile, stddev } from '../../src/lab/stats.ts';
 import type { Vm } from '../../src/lab/qemu.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
+import { SEED_2_2, SEED_2_3 } from '../helpers/seed.ts';
 
 const PXE = join(IMAGES, 'default-pxe');
 const NEEDS = ['root', 'qemu', 'image'] as const;
@@ -30,15 +31,6 @@ const ms = (v: number) => `${v.toFixed(2)} ms`;
 /** The same host reached at another of its addresses (for ping and servers bound to it). */
 const at = (host: TestHost, address: string): TestHost => ({ ...host, address });
 
-// The seed's examples, as written in the seed (sections 2.2 and 2.3), run-together lines and all;
-// test/ipfw/parse.test.ts checks that they parse to the profiles these tests boot.
-const SEED_2_2 = `ipfw pipe 10 config bw 256 Kbit/s delay 20ms
-ipfw pipe 11 config bw 4 Mbit/s delay 5ms
-ipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000
-ipfw add 300 allow ip from any to any`;
-const SEED_2_3 = `ipfw pipe 5 config sched qfq mask src-ip 0xffffff00 bw 1 Mbit/s
-ipfw queue 1 config pipe 5 weight 10 mask src-ip 0xfffffff ipfw queue 2 config pipe 5 weight 4 mask src-ip 0xffffffff
-ipfw add 100 queue 1 in dst-port 22,53 ipfw add 200 queue 2 in dst-port any`;
 
 testNeeding([...NEEDS], 'seed 2.2: on ports 2000-3000 the link is 256 Kbit/s + 20 ms up and 4 Mbit/s + 5 ms down; other traffic is unshaped', async (t) => {
   await withLab(PXE, 'direct', json(parseIpfw(SEED_2_2, 'seed-2-2')), async (lab) => {
