@@ -11,7 +11,8 @@ export interface Result {
 /** The seam tests replace: run a command with optional stdin. */
 export type Runner = (cmd: string, args: readonly string[], opts?: { input?: string }) => Promise<Result>;
 
-const trace = process.env.PICOWIRE_TRACE ? (line: string) => process.stderr.write(`picowire: trace: ${line}\n`) : undefined;
+/** PICOWIRE_TRACE=1 (also from the kernel command line): timings on stderr, for finding where boot and apply time goes. */
+export const trace = process.env.PICOWIRE_TRACE ? (line: string) => process.stderr.write(`picowire: trace: ${line}\n`) : undefined;
 
 /** Runs a command to completion; a command that cannot start reports code 127 and why. PICOWIRE_TRACE=1 times each on stderr. */
 export const run: Runner = (cmd, args, opts) =>

@@ -10,7 +10,7 @@ import { applyNft, readKernelState } from './apply.ts';
 import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
 import { consider, refresh, readCurrent, type Context } from './cycle.ts';
-import { launch, run } from './exec.ts';
+import { launch, run, trace } from './exec.ts';
 import { CONTROL_SOCKET, FILES } from './paths.ts';
 import { plan } from './plan.ts';
 import { setupPorts } from './ports.ts';
@@ -43,7 +43,13 @@ async function modulesLoaded(root: string): Promise<void> {
 async function main(): Promise<void> {
   // PICOWIRE_ROOT: a directory standing in for /, for measuring and testing the agent off the image
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, say };
+  if (trace) {
+    const { readFileSync } = await import('node:fs');
+    const start = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19]) / 100;
+    trace(`${Math.round(performance.now())} ms: main started; uptime ${readFileSync('/proc/uptime', 'utf8').split(' ')[0]} s, process started at ${start} s uptime`);
+  }
   await modulesLoaded(ctx.root);
+  trace?.(`${Math.round(performance.now())} ms: modules loaded`);
   // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on
   // each other side by side. The sources and the qdisc state need nothing from the ports (before the
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
