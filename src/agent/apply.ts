@@ -64,7 +64,7 @@ export function stateAfter(before: KernelState, p: Plan): KernelState {
     m = /^class del dev (\S+) classid (\S+)/.exec(line);
     if (m) remove(m[1]!, (q) => q.parent === m![2]);
   }
-  return { qdiscs };
+  return { qdiscs, nft: { bridge: p.objects } };
 }
 
 /** The kernel state to plan over: what this agent last applied, or what tc says now. */

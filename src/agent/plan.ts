@@ -21,7 +21,8 @@
 // HTB puts a packet straight into the class whose id equals skb->priority (htb_classify), so it
 // needs no filters; inside a scheduler, one fw filter per class sends skb->mark j to class S:j.
 // nftables' bridge forward chain sets both per rule: `meta priority` the pipe instance, `meta mark`
-// the queue instance. A mask selects the instance with an nft map on the masked packet fields.
+// the queue instance. A mask selects the instance with a dynamic nft map from masked key to
+// instance, which each key's first packet fills with the next free instance (see MaskedTarget).
 //
 // Why netem `rate` for the bottleneck rather than tbf: the seed's pipe delivers packet i after
 // ΔT = (Q_i + L_i)/B + t_PD — every packet pays its own transmission time L_i/B. netem's rate
@@ -78,6 +79,14 @@ export interface TcQdisc {
 /** What the kernel has now, as far as the plan depends on it. */
 export interface KernelState {
   qdiscs: TcQdisc[];
+  /** the mask chains and maps of table bridge picowire, when known (the agent's own model): those no longer planned are removed */
+  nft?: { bridge: NftObjects };
+}
+
+/** Chains and maps a plan made beyond the table's fixed ones. */
+export interface NftObjects {
+  chains: string[];
+  maps: string[];
 }
 
 /** Commands for apply.ts: distribution tables to write, `tc -batch` lines, an `nft -f` script, then `tc -batch` lines that remove what no rule uses any more. */
@@ -87,6 +96,8 @@ export interface Plan {
   tc: string[];
   nft: string;
   cleanup: string[];
+  /** the mask chains and maps the nft script leaves in table bridge picowire */
+  objects: NftObjects;
 }
 
 export const PORTS = ['a', 'b'] as const satisfies readonly Port[];
@@ -202,7 +213,8 @@ export function planResolved(profile: ResolvedProfile | null, state: KernelState
       }
     }
   }
-  return { dists, tc, nft: nftScript(profile, where), cleanup };
+  const nft = nftScript(profile, where, state.nft);
+  return { dists, tc, nft: nft.script, cleanup, objects: nft.objects };
 }
 
 /** The pipe a rule's traffic crosses, if any. */
@@ -413,62 +425,112 @@ function percent(p: number): string {
 const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
 const PORT_PROTOS = [6, 17, 132, 136];
 
-/** The nft field a mask reads, and its width. */
-const MASK_EXPR: Record<MaskField, { expr: string; width: number }> = {
-  srcIp: { expr: 'ip saddr', width: 32 },
-  dstIp: { expr: 'ip daddr', width: 32 },
-  srcPort: { expr: 'th sport', width: 16 },
-  dstPort: { expr: 'th dport', width: 16 },
-  proto: { expr: 'meta l4proto', width: 8 },
+/** The nft field a mask reads, its width and the type of its values in a map key. */
+const MASK_EXPR: Record<MaskField, { expr: string; width: number; type: string }> = {
+  srcIp: { expr: 'ip saddr', width: 32, type: 'ipv4_addr' },
+  dstIp: { expr: 'ip daddr', width: 32, type: 'ipv4_addr' },
+  srcPort: { expr: 'th sport', width: 16, type: 'inet_service' },
+  dstPort: { expr: 'th dport', width: 16, type: 'inet_service' },
+  proto: { expr: 'meta l4proto', width: 8, type: 'inet_proto' },
 };
 
 const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
 const maskValue = (field: MaskField, n: number) => (MASK_EXPR[field].width === 32 ? dotted(n) : `0x${hex(n)}`);
 
-/** The lowest `count` set bits of a mask. */
-function lowBits(mask: number, count: number): number[] {
-  const bits: number[] = [];
-  for (let b = 0; b < 32 && bits.length < count; b++) if ((mask >>> b) & 1) bits.push(b);
-  return bits;
-}
+/** Room in an instance map: distinct keys remembered (those beyond the pool share its instances). */
+const MAP_SIZE = 65536;
 
 /**
- * An nft map statement choosing among `buckets` values by a mask: `<key> map { … }`.
- * One field: its lowest masked bits pick the instance, so neighbouring keys (hosts, /24s, ports)
- * never share one as long as there are buckets left. Several fields: a hash of the masked fields.
- * Packets without the field (IPv6 under an IPv4 mask, ICMP under a port mask) match no entry, so
- * the rule does not match them.
+ * A masked pipe or queue: the nft map from masked key to instance, filled by the packets
+ * themselves. The first packet of a key the map lacks adds it with the next free instance
+ * (`numgen inc`, counting from 0), so the first `pool` distinct keys get an instance each, in the
+ * order they appear, as dummynet makes them; later keys take the instances again from the first.
+ * The chain that does it is shared by every rule into the target, so its counter is too.
  */
-function maskMap(mask: ResolvedMask, buckets: number, value: (i: number) => string): string {
-  const fields = Object.entries(mask) as [MaskField, number][];
-  if (fields.length === 1) {
-    const [field, bits] = fields[0]!;
-    const chosen = lowBits(bits, Math.ceil(Math.log2(buckets)));
-    const keyMask = chosen.reduce((m, b) => (m | (1 << b)) >>> 0, 0);
-    const entries = Array.from({ length: 2 ** chosen.length }, (_, combo) => {
-      const key = chosen.reduce((m, b, i) => ((combo >> i) & 1 ? (m | (1 << b)) >>> 0 : m), 0);
-      return `${maskValue(field, key)} : ${value(combo % buckets)}`;
-    });
-    return `${MASK_EXPR[field].expr} & ${maskValue(field, keyMask)} map { ${entries.join(', ')} }`;
-  }
-  const key = fields.map(([field, bits]) => `${MASK_EXPR[field].expr} & ${maskValue(field, bits)}`).join(' . ');
-  const entries = Array.from({ length: buckets }, (_, i) => `${i} : ${value(i)}`);
-  return `jhash ${key} mod ${buckets} seed 0x0 map { ${entries.join(', ')} }`;
+interface MaskedTarget {
+  /** names the map and the chain: the target and its key fields, so a definition never changes under one name */
+  name: string;
+  decl: string;
+  chain: string[];
 }
 
-/** The statements that send a rule's traffic into its pipe instance and queue class. */
-function targetStatements(profile: ResolvedProfile, rule: ResolvedRule, where: Layout): string[] {
+function maskedTarget(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
+  const fields = Object.entries(mask) as [MaskField, number][];
+  const key = fields
+    .map(([field, bits]) => {
+      const { expr, width } = MASK_EXPR[field];
+      const whole = bits === 2 ** width - 1;
+      return whole ? expr : fields.length > 1 ? `(${expr} & ${maskValue(field, bits)})` : `${expr} & ${maskValue(field, bits)}`;
+    })
+    .join(' . ');
+  const name = `${kind}${id}_${fields.map(([f]) => f.toLowerCase()).join('_')}`;
+  const set = `meta ${meta} set ${key} map @${name} return`;
+  return {
+    name,
+    decl: `	map ${name} { type ${fields.map(([f]) => MASK_EXPR[f].type).join(' . ')} : ${meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic; }`,
+    chain: [set, `add @${name} { ${key} : numgen inc mod ${pool} offset 0x${hex(first)} }`, set],
+  };
+}
+
+/** How a rule's traffic reaches its pipe instance and queue class: the values every packet gets, and the masked targets that choose per key. */
+interface Assignment {
+  fixed: string[];
+  masked: { meta: 'priority' | 'mark'; target: MaskedTarget }[];
+}
+
+const CLASS_MAJOR = 0x10000; // classid 1:x as the 32-bit value meta priority holds
+
+function assignment(profile: ResolvedProfile, rule: ResolvedRule, where: Layout): Assignment {
   const pipeName = pipeOf(profile, rule)!;
   const pipe = profile.pipes[pipeName]!;
   const base = where.pipeBase.get(pipeName)!;
-  const classOf = (i: number) => instanceHandles(base + i).classid;
-  const out = [`meta priority set ${pipe.mask ? maskMap(pipe.mask, pipe.buckets, classOf) : classOf(0)}`];
+  const out: Assignment = { fixed: [], masked: [] };
+  if (pipe.mask) out.masked.push({ meta: 'priority', target: maskedTarget('pipe', String(base), pipe.mask, pipe.buckets, CLASS_MAJOR + FIRST_PIPE_CLASS + base, 'priority') });
+  else out.fixed.push(`meta priority set ${instanceHandles(base).classid}`);
   if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === undefined) return out;
-  if (rule.action === 'pipe') return [...out, 'meta mark set 0x1'];
+  if (rule.action === 'pipe') {
+    out.fixed.push('meta mark set 0x1');
+    return out;
+  }
   const queue = profile.queues[rule.target!]!;
   const j0 = where.queueBase.get(rule.target!)!;
-  const markOf = (i: number) => `0x${hex(j0 + i)}`;
-  return [...out, `meta mark set ${queue.mask ? maskMap(queue.mask, queue.buckets, markOf) : markOf(0)}`];
+  if (queue.mask) out.masked.push({ meta: 'mark', target: maskedTarget('queue', `${base}_${j0}`, queue.mask, queue.buckets, j0, 'mark') });
+  else out.fixed.push(`meta mark set 0x${hex(j0)}`);
+  return out;
+}
+
+/** nft objects a table needs for masks: map declarations and the chains that fill them. */
+class MaskObjects {
+  readonly targets = new Map<string, MaskedTarget>();
+  readonly ruleChains: [string, string[]][] = [];
+
+  /**
+   * The statements that end a rule whose traffic takes `a`, then `tail` (its verdict). With masks,
+   * the rule jumps to a chain of its own that asks each masked target's chain for the value; a
+   * packet without the masked fields (IPv6 under an IPv4 mask, ICMP under a port mask) gets none,
+   * and returns to try the rules after this one.
+   */
+  statements(a: Assignment, chainName: string, tail: string): string[] {
+    if (a.masked.length === 0) return [...a.fixed, tail];
+    const body: string[] = [];
+    for (const { meta, target } of a.masked) {
+      this.targets.set(target.name, target);
+      body.push(`meta ${meta} set 0 jump ${target.name}`, `meta ${meta} 0 return`);
+    }
+    body.push([...a.fixed, tail].join(' '));
+    this.ruleChains.push([chainName, body]);
+    return [`jump ${chainName}`];
+  }
+
+  /** Declarations (maps, then every chain declared empty), then flushes and fills: one transaction leaves them exactly as planned. */
+  script(table: string): { declare: string[]; flush: string[]; fill: string[] } {
+    const chains: [string, string[]][] = [...[...this.targets.values()].map((t): [string, string[]] => [t.name, t.chain]), ...this.ruleChains];
+    return {
+      declare: [...[...this.targets.values()].map((t) => t.decl), ...chains.map(([name]) => `\tchain ${name} { }`)],
+      flush: [...[...this.targets.keys()].map((name) => `flush map ${table} ${name}`), ...chains.map(([name]) => `flush chain ${table} ${name}`)],
+      fill: chains.flatMap(([name, rules]) => [`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}']),
+    };
+  }
 }
 
 function addressMatch(side: 'saddr' | 'daddr', set: AddressSet): string[] {
@@ -496,28 +558,47 @@ function matches(rule: ResolvedRule, withPort: boolean): string[] {
 
 const counterName = (rule: ResolvedRule, i: number) => `rule${rule.number}_${i}`;
 
+/** Objects of an earlier plan this one has no use for, in the order they can go: chains (their rules reference maps), then maps. */
+function staleObjects(table: string, had: NftObjects | undefined, keep: Set<string>): string[] {
+  if (!had) return [];
+  const gone = (names: string[]) => names.filter((n) => !keep.has(n));
+  return [
+    ...gone(had.chains).map((c) => `flush chain ${table} ${c}`),
+    ...gone(had.chains).map((c) => `delete chain ${table} ${c}`),
+    ...gone(had.maps).map((m) => `delete map ${table} ${m}`),
+  ];
+}
+
 /**
  * The nft script, one transaction: the bridge table's forward chain is flushed and refilled (the
  * table and its named counters stay), and the netdev table that duplicates packets is set up or
- * removed. A packet sees the old rules or the new ones, never a mix.
+ * removed. A packet sees the old rules or the new ones, never a mix. Mask maps are emptied: the
+ * keys take instances again in the order they come.
  */
-function nftScript(profile: ResolvedProfile | null, where: Layout): string {
+function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelState['nft']): { script: string; objects: NftObjects } {
   const policy = profile === null || profile.default === 'deny' ? 'drop' : 'accept';
   const hook = `type filter hook forward priority 0; policy ${policy};`;
+  const masks = new MaskObjects();
   const rules = (profile?.rules ?? []).map((rule, i) => {
     const action =
-      rule.action === 'allow' ? ['accept'] : rule.action === 'deny' ? ['drop'] : [...targetStatements(profile!, rule, where), 'accept'];
+      rule.action === 'allow' ? ['accept'] : rule.action === 'deny' ? ['drop'] : masks.statements(assignment(profile!, rule, where), `rule${i}_mask`, 'accept');
     return `\t\t${[...matches(rule, true), `counter name "${counterName(rule, i)}"`, ...action].join(' ')}`;
   });
   const counters = (profile?.rules ?? []).map((rule, i) => `\tcounter ${counterName(rule, i)} { }`);
+  const objects = masks.script(NFT_TABLE);
+  const keep = new Set([...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)]);
   const lines = [
     `# picowire: ${profile ? `profile ${profile.name}` : 'no profile yet: the bridge does not forward'}`,
     `table ${NFT_TABLE} {`,
     ...counters,
+    ...objects.declare,
     `\tchain forward { ${hook} }`,
     '}',
     `flush chain ${NFT_TABLE} forward`,
+    ...staleObjects(NFT_TABLE, had?.bridge, keep),
+    ...objects.flush,
     `table ${NFT_TABLE} {`,
+    ...objects.fill,
     '\tchain forward {',
     `\t\t${hook}`,
     ...rules,
@@ -525,17 +606,17 @@ function nftScript(profile: ResolvedProfile | null, where: Layout): string {
     '}',
   ];
   if (profile) lines.push(...duplication(profile, where));
-  return lines.join('\n') + '\n';
+  return { script: lines.join('\n') + '\n', objects: { chains: [...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)], maps: [...masks.targets.keys()] } };
 }
 
 /** The netdev table that duplicates packets for pipes with `duplicate` (see the top); removed when no pipe duplicates. */
 function duplication(profile: ResolvedProfile, where: Layout): string[] {
   const duplicating = (rule: ResolvedRule) => rule.action !== 'allow' && rule.action !== 'deny' && (profile.pipes[pipeOf(profile, rule) ?? '']?.duplicate ?? 0) > 0;
   if (!profile.rules.some(duplicating)) return [`table ${NFT_NETDEV_TABLE}`, `delete table ${NFT_NETDEV_TABLE}`];
-  const lines = [`table ${NFT_NETDEV_TABLE} {`];
-  for (const port of PORTS) lines.push(`\tchain in_${port} { type filter hook ingress device "${port}" priority 0; policy accept; }`);
-  lines.push('}', ...PORTS.map((port) => `flush chain ${NFT_NETDEV_TABLE} in_${port}`), `table ${NFT_NETDEV_TABLE} {`);
-  for (const port of PORTS) {
+  // masked pipes get maps of their own here: every packet passes ingress before the bridge, in the same order, so keys get the same instances
+  const masks = new MaskObjects();
+  const dupChains: string[] = [];
+  const bodies = PORTS.map((port) => {
     const body: string[] = [];
     profile.rules.forEach((rule, i) => {
       if (rule.from && rule.from !== port) return;
@@ -546,13 +627,25 @@ function duplication(profile: ResolvedProfile, where: Layout): string[] {
       }
       const dup = profile.pipes[pipeOf(profile, rule)!]!.duplicate;
       const chain = `dup_${port}_${i}`;
-      lines.push(`\tchain ${chain} { numgen random mod 1000000 < ${Math.round(dup * 1e6)} ${targetStatements(profile, rule, where).join(' ')} dup to "${other(port)}"; }`);
+      // every packet of the rule takes its instance (so keys meet the maps in the bridge's order), a share of them is copied
+      const copy = masks.statements(assignment(profile, rule, where), `${chain}_mask`, `numgen random mod 1000000 < ${Math.round(dup * 1e6)} dup to "${other(port)}" accept`);
+      dupChains.push(`\tchain ${chain} { ${copy.join(' ')}; }`);
       body.push(`\t\t${[...match, `goto ${chain}`].join(' ')}`);
     });
-    lines.push(`\tchain in_${port} {`, `\t\ttype filter hook ingress device "${port}" priority 0; policy accept;`, ...body, '\t}');
-  }
-  lines.push('}');
-  return lines;
+    return [`\tchain in_${port} {`, `\t\ttype filter hook ingress device "${port}" priority 0; policy accept;`, ...body, '\t}'];
+  });
+  // made anew in each transaction: its chains all accept by default, so no packet sees a gap, and nothing stale stays
+  const objects = masks.script(NFT_NETDEV_TABLE);
+  return [
+    `table ${NFT_NETDEV_TABLE}`,
+    `delete table ${NFT_NETDEV_TABLE}`,
+    `table ${NFT_NETDEV_TABLE} {`,
+    ...objects.declare.filter((line) => !line.startsWith('\tchain ')),
+    ...objects.fill,
+    ...dupChains,
+    ...bodies.flat(),
+    '}',
+  ];
 }
 
 /** Whether the kernel already has every qdisc a plan sets, of the right kind in the right place, and nothing to remove: then a respawned agent leaves traffic alone. */

@@ -99,7 +99,7 @@ export const MaskSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const Buckets = Type.Integer({ minimum: 1, maximum: 256, description: 'how many instances a mask may create, from 1 to 256' });
+const Buckets = Type.Integer({ minimum: 1, maximum: 256, description: 'instances made ready for a mask, from 1 to 256: the first N distinct keys get one each, in the order they appear; later keys share them' });
 
 /** One emulated link, as `ipfw pipe N config bw B delay D plr P queue Q ...`. */
 export const PipeSchema = Type.Object(

@@ -45,7 +45,7 @@ test('the kernel state is the qdiscs of ports a and b only', async (t) => {
 test('a plan runs as tc batch, then nft, then the cleanup batch, from files kept in /run/picowire', async (t) => {
   const root = await tempRoot();
   const k = kernel();
-  const error = await applyPlan({ dists: {}, tc: ['qdisc replace dev a root handle 1: htb default ffff'], nft: 'table bridge picowire\n', cleanup: ['class del dev a classid 1:12'] }, { root, run: k.run });
+  const error = await applyPlan({ dists: {}, tc: ['qdisc replace dev a root handle 1: htb default ffff'], nft: 'table bridge picowire\n', cleanup: ['class del dev a classid 1:12'], objects: { chains: [], maps: [] } }, { root, run: k.run });
   t.is(error, undefined);
   t.deepEqual(k.batches, [['qdisc replace dev a root handle 1: htb default ffff'], ['class del dev a classid 1:12']]);
   t.deepEqual(k.nftScripts, ['table bridge picowire\n']);
@@ -55,7 +55,7 @@ test('a plan runs as tc batch, then nft, then the cleanup batch, from files kept
 test('a failing tc line is reported with the kernel\'s message and the command, and nft is not run', async (t) => {
   const root = await tempRoot();
   const k = kernel(/netem/);
-  const error = await applyPlan({ dists: {}, tc: ['class replace dev b parent 1: classid 1:10 htb rate 100gbit', 'qdisc replace dev b parent 1:10 handle 10: netem delay 10000us'], nft: '', cleanup: [] }, { root, run: k.run });
+  const error = await applyPlan({ dists: {}, tc: ['class replace dev b parent 1: classid 1:10 htb rate 100gbit', 'qdisc replace dev b parent 1:10 handle 10: netem delay 10000us'], nft: '', cleanup: [], objects: { chains: [], maps: [] } }, { root, run: k.run });
   t.is(error, 'tc: Error: Specified qdisc kind is unknown. (in "tc qdisc replace dev b parent 1:10 handle 10: netem delay 10000us")');
   t.deepEqual(k.nftScripts, []);
 });

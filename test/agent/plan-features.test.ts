@@ -37,15 +37,38 @@ for (const [what, p] of features) {
   });
 }
 
-test('planner: a mask on one field picks the instance by its lowest masked bits, one pipe per /24', (t) => {
+test('planner: a mask gives each distinct key an instance of its own, the first the map lacks taking the next one, from a chain every rule shares', (t) => {
   const p = onePipe({ bw: '1Mbit/s', mask: { srcIp: '0xffffff00' }, buckets: 4 });
-  t.snapshot(plan(p, fresh).nft, 'nft');
+  const nft = plan(p, fresh).nft;
+  t.snapshot(nft, 'nft');
   t.is(portB(p).filter((l) => l.includes('netem rate 1000000bit')).length, 4, 'four instances');
+  t.regex(nft, /map pipe0_srcip \{ type ipv4_addr : classid; size 65536; flags dynamic; \}/);
+  t.regex(nft, /add @pipe0_srcip \{ ip saddr & 255\.255\.255\.0 : numgen inc mod 4 offset 0x10010 \}/, 'instances 1:10 to 1:13 in the order keys come');
+  t.regex(nft, /flush map bridge picowire pipe0_srcip/, 'a new profile hands instances out afresh');
 });
 
-test('planner: a mask on several fields hashes them into the buckets', (t) => {
-  const p = onePipe({ bw: '1Mbit/s', mask: { srcIp: '/24', dstPort: '0xffff' }, buckets: 8 });
-  t.regex(plan(p, fresh).nft, /meta priority set jhash ip saddr & 255\.255\.255\.0 \. th dport & 0xffff mod 8 seed 0x0 map \{ 0 : 1:10, 1 : 1:11, .* 7 : 1:17 \}/);
+test('planner: two rules into one masked pipe share its map and its counter, so their keys never get the same instance while there are free ones', (t) => {
+  const p = profile({ name: 'two', pipes: { p: { bw: '1Mbit/s', mask: { dstIp: '/24', dstPort: '0xffff' }, buckets: 8 } }, rules: [{ number: 1, from: 'a', proto: 'udp', pipe: 'p' }, { number: 2, from: 'a', pipe: 'p' }] });
+  const nft = plan(p, fresh).nft;
+  t.is(nft.match(/numgen inc/g)?.length, 1);
+  t.regex(nft, /meta priority set \(ip daddr & 255\.255\.255\.0\) \. th dport map @pipe0_dstip_dstport return/);
+  t.regex(nft, /counter name "rule1_0" jump rule0_mask/);
+  t.regex(nft, /counter name "rule2_1" jump rule1_mask/);
+  t.regex(nft, /chain rule1_mask \{\n\t\tmeta priority set 0 jump pipe0_dstip_dstport\n\t\tmeta priority 0 return\n\t\taccept\n/, 'a packet without the fields returns to the rules after');
+});
+
+test('planner: mask chains and maps an earlier plan made and this one does not use are removed, chains first', (t) => {
+  const masked = onePipe({ bw: '1Mbit/s', mask: { srcIp: '0xffffff00' } });
+  const first = plan(masked, fresh);
+  t.deepEqual(first.objects, { chains: ['pipe0_srcip', 'rule0_mask'], maps: ['pipe0_srcip'] });
+  const plain = plan(onePipe({ bw: '1Mbit/s' }), { qdiscs: [], nft: { bridge: first.objects } });
+  const lines = plain.nft.split('\n');
+  const at = (line: string) => lines.indexOf(line);
+  t.true(at('flush chain bridge picowire forward') < at('flush chain bridge picowire rule0_mask'));
+  t.true(at('delete chain bridge picowire rule0_mask') > at('flush chain bridge picowire pipe0_srcip'));
+  t.true(at('delete map bridge picowire pipe0_srcip') > at('delete chain bridge picowire pipe0_srcip'));
+  t.deepEqual(plain.objects, { chains: [], maps: [] });
+  t.notRegex(plan(masked, { qdiscs: [], nft: { bridge: first.objects } }).nft, /delete (chain|map)/, 'nothing of its own is removed');
 });
 
 test('planner: the seed\'s per-/24 shaper marks the pipe instance by /24 and the queue instance by host', (t) => {

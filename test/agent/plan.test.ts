@@ -30,7 +30,7 @@ const fresh: KernelState = {
 };
 
 /** The qdiscs the kernel would hold after running a plan's tc lines (the agent's own model, which it plans runtime changes over). */
-const after = (state: KernelState, lines: string[]): KernelState => stateAfter(state, { dists: {}, tc: lines, nft: '', cleanup: [] });
+const after = (state: KernelState, lines: string[]): KernelState => stateAfter(state, { dists: {}, tc: lines, nft: '', cleanup: [], objects: { chains: [], maps: [] } });
 
 test('the example profile: delay line then bottleneck on the egress port of each direction, and nft marks by ingress port', (t) => {
   const p = plan(wanAsym, fresh);
