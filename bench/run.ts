@@ -8,6 +8,7 @@ import { build, type BuildOptions } from '../src/builder/build.ts';
 import { bootClaims } from '../src/lab/claims.ts';
 import { boot, type BootMode } from '../src/lab/qemu.ts';
 import { median } from '../src/lab/stats.ts';
+import { writeReadmeBlock } from './readme.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
@@ -133,9 +134,7 @@ async function updateReadme(r: { date: string; machine: { cpus: number; model?: 
     `| --- | --- | --- | --- | --- |`,
     ...r.compression.map((c) => `| ${c.compression} | ${c.isoMB} | ${c.initrdMB} | ${c.unpackS} | ${c.uptimeS} |`),
   ];
-  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
-  const updated = readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${lines.join('\n')}\n<!-- bench:end -->`);
-  await writeFile(join(REPO, 'README.md'), updated);
+  await writeReadmeBlock(join(REPO, 'README.md'), 'bench', lines);
 }
 
 await main();

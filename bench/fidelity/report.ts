@@ -1,6 +1,7 @@
 // bench/report.md and bench/charts/*.svg from the fidelity results: a summary of the targets (met,
 // or missed by how much), a table per group with the wrappers beside picowire, and the charts.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { writeReadmeBlock } from '../readme.ts';
 import { join } from 'node:path';
 import { BDP_IDEAL_BPS } from './bdp.ts';
 import { DELAYS_MS, delayTarget, JITTER, NORMAL_IQR } from './delay.ts';
@@ -231,5 +232,12 @@ export async function writeReport(r: FidelityResults, benchDir: string): Promise
   ];
   await writeFile(join(benchDir, 'report.md'), lines.join('\n') + '\n');
   written.push('bench/report.md');
+  // the README's headline: the summary table and where it came from
+  await writeReadmeBlock(join(benchDir, '..', 'README.md'), 'fidelity', [
+    `Fidelity, from [bench/report.md](bench/report.md) (${r.mode} run, ${r.date.slice(0, 10)}, ${r.machine.nproc} cores ${r.machine.model}, QEMU ${r.machine.qemu}):`,
+    '',
+    table(['target', 'picowire measured', 'met'], t.map((x) => [x.what, x.measured, yes(x.met, x.miss)])),
+  ]);
+  written.push('README.md');
   return written;
 }
