@@ -1,16 +1,18 @@
-// Runs a plan: the delay-profile tables tc reads, `tc -batch` (qdiscs and classes changed in place), then `nft -f` (the rules, one
-// atomic transaction), then the cleanup batch. If a step fails, the previous profile's plan is
+// Runs a plan: the delay-profile tables tc reads, a tc batch (qdiscs and classes changed in place), then an nft batch (the
+// rules, one atomic transaction), then the cleanup batch. The agent keeps tc and nft running for them (session.ts). If a step fails, the previous profile's plan is
 // applied again over whatever the failure left, so a profile is either wholly in force or not at all.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
-import { firstLines, type Runner } from './exec.ts';
+import { firstLines, startEach, type Batcher, type Runner } from './exec.ts';
 import { BIN, FILES } from './paths.ts';
 import { plan, PORTS, type KernelState, type Plan, type TcQdisc } from './plan.ts';
 
 interface Context {
   root: string;
   run: Runner;
+  /** how batches reach tc and nft: a start of each per batch unless given */
+  batch?: Batcher;
 }
 
 /** The qdiscs on ports a and b now, from `tc -j qdisc show`. */
@@ -114,7 +116,7 @@ export async function applyPlan(p: Plan, ctx: Context, loadedNft?: string): Prom
 /** tc lines through `tc -batch` from a file kept in /run/picowire for whoever debugs at the console. */
 async function applyTc(lines: string[], name: string, ctx: Context): Promise<string | undefined> {
   const file = await writeRunFile(ctx, name, lines.join('\n') + '\n');
-  const r = await ctx.run(BIN.tc, ['-batch', file]);
+  const r = await (ctx.batch ?? startEach(ctx.run, BIN))('tc', file);
   if (r.code === 0) return undefined;
   // tc says "Command failed <file>:<line>"; name the command, since the file is gone with the next plan
   const at = /Command failed .*:(\d+)/.exec(r.stderr);
@@ -125,7 +127,7 @@ async function applyTc(lines: string[], name: string, ctx: Context): Promise<str
 /** An nft script through `nft -f`: all of it or none of it takes effect. */
 export async function applyNft(script: string, ctx: Context): Promise<string | undefined> {
   const file = await writeRunFile(ctx, 'plan.nft', script);
-  const r = await ctx.run(BIN.nft, ['-f', file]);
+  const r = await (ctx.batch ?? startEach(ctx.run, BIN))('nft', file);
   return r.code === 0 ? undefined : `nft: ${firstLines(r.stderr)}`;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
 import { validateProfile } from '../profile/validate.ts';
 import { applyProfile, currentState } from './apply.ts';
-import type { Runner } from './exec.ts';
+import type { Batcher, Runner } from './exec.ts';
 import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
 import { findProfile, type Found } from './sources.ts';
@@ -16,6 +16,8 @@ import type { KernelState } from './plan.ts';
 export interface Context {
   root: string;
   run: Runner;
+  /** how plans reach tc and nft (see apply.ts) */
+  batch?: Batcher;
   say: (line: string) => void;
 }
 

@@ -35,6 +35,12 @@ export const run: Runner = (cmd, args, opts) =>
     if (opts?.input !== undefined) child.stdin!.end(opts.input);
   });
 
+/** Runs a batch file as `tc -batch FILE` or `nft -f FILE` does; the agent keeps the tools running instead (session.ts). */
+export type Batcher = (tool: 'tc' | 'nft', file: string) => Promise<Result>;
+
+/** A tool start per batch. */
+export const startEach = (run: Runner, bin: { tc: string; nft: string }): Batcher => (tool, file) => run(bin[tool], tool === 'tc' ? ['-batch', file] : ['-f', file]);
+
 /** The first lines of a tool's complaint, on one line, for a message. */
 export function firstLines(text: string, n = 3): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, n).join(' / ');

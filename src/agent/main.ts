@@ -11,7 +11,8 @@ import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
 import { consider, refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run, trace } from './exec.ts';
-import { CONTROL_SOCKET, FILES } from './paths.ts';
+import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
+import { nftSession, tcSession } from './session.ts';
 import { plan } from './plan.ts';
 import { setupPorts } from './ports.ts';
 import { findProfile } from './sources.ts';
@@ -42,7 +43,9 @@ async function modulesLoaded(root: string): Promise<void> {
 /** Starts the appliance: closed bridge, ports, profile; then waits for SIGHUP. */
 async function main(): Promise<void> {
   // PICOWIRE_ROOT: a directory standing in for /, for measuring and testing the agent off the image
-  const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, say };
+  // tc and nft stay running between changes (session.ts): a runtime change then pays no tool start
+  const sessions = { tc: tcSession([BIN.tc]), nft: nftSession([BIN.nft]) };
+  const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
   if (trace) {
     const { readFileSync } = await import('node:fs');
     const start = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19]) / 100;

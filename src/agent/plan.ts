@@ -454,6 +454,11 @@ interface MaskedTarget {
   chain: string[];
 }
 
+/** The map (and chain) of a masked pipe (id: its first instance) or queue (id: `<pipe's first instance>_<first mark>`). */
+export function maskTargetName(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask): string {
+  return `${kind}${id}_${Object.keys(mask).map((f) => f.toLowerCase()).join('_')}`;
+}
+
 function maskedTarget(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
   const fields = Object.entries(mask) as [MaskField, number][];
   const key = fields
@@ -463,7 +468,7 @@ function maskedTarget(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask, po
       return whole ? expr : fields.length > 1 ? `(${expr} & ${maskValue(field, bits)})` : `${expr} & ${maskValue(field, bits)}`;
     })
     .join(' . ');
-  const name = `${kind}${id}_${fields.map(([f]) => f.toLowerCase()).join('_')}`;
+  const name = maskTargetName(kind, id, mask);
   const set = `meta ${meta} set ${key} map @${name} return`;
   return {
     name,

@@ -7,7 +7,7 @@ import type { Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
 import { BIN } from './paths.ts';
-import { instanceHandles, layout, NFT_TABLE, PORTS, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
+import { instanceHandles, layout, maskTargetName, NFT_TABLE, PORTS, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
 
 interface Context {
   run: Runner;
@@ -36,6 +36,8 @@ export interface Counters {
 export interface QueueStatus extends Counters {
   queue: string;
   instance: number;
+  /** a masked queue's keys that this instance serves, as nft shows them */
+  keys?: string[];
   overflowDrops: number;
 }
 
@@ -43,6 +45,8 @@ export interface PipeStatus extends Counters {
   pipe: string;
   /** the mask instance (0 without a mask) */
   instance: number;
+  /** a masked pipe's keys that this instance serves (several once there are more keys than instances) */
+  keys?: string[];
   /** the port its traffic leaves on */
   port: string;
   randomDrops: number;
@@ -67,17 +71,19 @@ export interface Status {
 /** Reads the kernel's counters for the profile in force. */
 export async function readStatus(ctx: Context, inForce: Profile | null): Promise<Status> {
   if (!inForce) return { profile: null, pipes: [], rules: [] };
-  const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'counters', 'table', ...NFT_TABLE.split(' ')])]);
+  const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'table', ...NFT_TABLE.split(' ')])]);
   if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
-  const counters = nftOut.code === 0 ? nftCounters(nftOut.stdout) : new Map<string, { packets: number; bytes: number }>();
-  return statusFrom(inForce, qdiscs, counters);
+  const nft = nftOut.code === 0 ? nftOut.stdout : '';
+  return statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft));
 }
 
 /** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */
-export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map<string, { packets: number; bytes: number }>): Status {
+export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map<string, { packets: number; bytes: number }>, maps: Map<string, MapElement[]> = new Map()): Status {
   const profile = resolve(inForce);
   const where = layout(profile);
+  // a masked target's keys by the value its map gives them: classid 1:x for pipes, the mark for queues
+  const keysOf = (map: string, value: number) => (maps.get(map) ?? []).filter((e) => e.value === value).map((e) => e.key);
   const find = (dev: string, handle: string) => qdiscs.find((q) => q.dev === dev && q.handle === handle);
   const leafOf = (dev: string, parent: string) => qdiscs.find((q) => q.dev === dev && q.parent === parent);
   const pipes: PipeStatus[] = [];
@@ -97,9 +103,11 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
         const random = plain ? (inner?.drops ?? 0) : (outer.drops ?? 0) - (inner?.drops ?? 0);
         const out = plain ? inner : (inner ?? outer);
         const waiting = plain ? outer : inner;
+        const base = where.pipeBase.get(name)!;
         const status: PipeStatus = {
           pipe: name,
           instance: i,
+          ...(pipe.mask && { keys: keysOf(maskTargetName('pipe', String(base), pipe.mask), 0x10000 + parseInt(h.classid.slice(2), 16)) }),
           port,
           packets: out?.packets ?? 0,
           bytes: out?.bytes ?? 0,
@@ -118,9 +126,11 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
               const leaf = leafOf(port, `${major}:${m.minor}`);
               if (!leaf) continue;
               if (m.queue === undefined && (leaf.packets ?? 0) === 0) continue;
+              const qmask = m.queue === undefined ? undefined : profile.queues[m.queue]!.mask;
               status.queues.push({
                 queue: m.queue ?? `(pipe ${name})`,
                 instance: m.instance,
+                ...(qmask && { keys: keysOf(maskTargetName('queue', `${base}_${where.queueBase.get(m.queue!)!}`, qmask), m.j) }),
                 packets: leaf.packets ?? 0,
                 bytes: leaf.bytes ?? 0,
                 overflowDrops: leaf.drops ?? 0,
@@ -144,7 +154,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
   return { profile: profile.name, pipes, rules };
 }
 
-/** Named counters from `nft -j list counters table ...`. */
+/** Named counters from `nft -j list table ...`. */
 export function nftCounters(json: string): Map<string, { packets: number; bytes: number }> {
   const out = new Map<string, { packets: number; bytes: number }>();
   try {
@@ -156,6 +166,28 @@ export function nftCounters(json: string): Map<string, { packets: number; bytes:
   return out;
 }
 
+/** One element of a mask map: a key as nft prints it, and the instance it has (classid as a number, or mark). */
+export interface MapElement {
+  key: string;
+  value: number;
+}
+
+/** The mask maps' elements from `nft -j list table ...` (`[key, value]` pairs; a key of several fields is a concat). */
+export function nftMaps(json: string): Map<string, MapElement[]> {
+  const out = new Map<string, MapElement[]>();
+  type Key = string | number | { concat: (string | number)[] };
+  const key = (k: Key) => (typeof k === 'object' ? k.concat.join(' . ') : String(k));
+  // classid "1:10" → 0x10010; marks come as numbers
+  const value = (v: string | number) => (typeof v === 'number' ? v : v.split(':').reduce((n, part) => n * 0x10000 + parseInt(part, 16), 0));
+  try {
+    const doc = JSON.parse(json) as { nftables?: { map?: { name: string; elem?: [Key, string | number][] } }[] };
+    for (const item of doc.nftables ?? []) if (item.map) out.set(item.map.name, (item.map.elem ?? []).map(([k, v]) => ({ key: key(k), value: value(v) })));
+  } catch {
+    // no maps: the table is missing (no profile yet)
+  }
+  return out;
+}
+
 /** The status as a person reads it. */
 export function formatStatus(s: Status): string {
   if (s.profile === null) return 'no profile in force: the bridge does not forward';
@@ -163,9 +195,9 @@ export function formatStatus(s: Status): string {
   if (s.pipes.length) {
     lines.push('pipe (instance) -> port   packets      bytes   drops: random overflow   queued');
     for (const p of s.pipes) {
-      lines.push(`  ${`${p.pipe}${p.instance ? ` #${p.instance}` : ''} -> ${p.port}`.padEnd(20)} ${String(p.packets).padStart(9)} ${String(p.bytes).padStart(10)}   ${String(p.randomDrops).padStart(13)} ${String(p.overflowDrops).padStart(8)}   ${p.backlog.packets} pkt`);
+      lines.push(`  ${`${p.pipe}${p.instance ? ` #${p.instance}` : ''} -> ${p.port}`.padEnd(20)} ${String(p.packets).padStart(9)} ${String(p.bytes).padStart(10)}   ${String(p.randomDrops).padStart(13)} ${String(p.overflowDrops).padStart(8)}   ${p.backlog.packets} pkt${p.keys?.length ? `   ${p.keys.join(', ')}` : ''}`);
       for (const q of p.queues) {
-        lines.push(`    queue ${`${q.queue}${q.instance ? ` #${q.instance}` : ''}`.padEnd(12)} ${String(q.packets).padStart(9)} ${String(q.bytes).padStart(10)}   ${''.padStart(13)} ${String(q.overflowDrops).padStart(8)}   ${q.backlog.packets} pkt`);
+        lines.push(`    queue ${`${q.queue}${q.instance ? ` #${q.instance}` : ''}`.padEnd(12)} ${String(q.packets).padStart(9)} ${String(q.bytes).padStart(10)}   ${''.padStart(13)} ${String(q.overflowDrops).padStart(8)}   ${q.backlog.packets} pkt${q.keys?.length ? `   ${q.keys.join(', ')}` : ''}`);
       }
     }
   }

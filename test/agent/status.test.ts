@@ -2,7 +2,7 @@
 // which drops are random loss and which are queue overflow.
 import test from 'ava';
 import { plan } from '../../src/agent/plan.ts';
-import { formatStatus, nftCounters, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
+import { formatStatus, nftCounters, nftMaps, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 
 /** The qdiscs a plan creates, with counters from `stats` by handle (as `tc -s -j qdisc show` reports them). */
@@ -74,4 +74,28 @@ test('no profile: the status says the bridge does not forward', (t) => {
 
 test('nft counters that cannot be read give none rather than an error', (t) => {
   t.deepEqual(nftCounters('Error: No such file or directory'), new Map());
+});
+
+test('each masked instance shows the keys its map gave it, read from nft\'s JSON (a key of several fields is a concat)', (t) => {
+  const masked: Profile = {
+    name: 'masked',
+    pipes: { p: { bw: '1Mbit/s', mask: { srcIp: '/24' }, buckets: 4, scheduler: 'qfq' } },
+    queues: { q: { pipe: 'p', weight: 10, mask: { srcIp: '/32', dstPort: '0xffff' }, buckets: 2 } },
+    rules: [{ from: 'b', queue: 'q' }],
+  };
+  // as nft 1.0.6 prints `nft -j list table bridge picowire`, with the maps the plan names
+  const nft = JSON.stringify({
+    nftables: [
+      { metainfo: {} },
+      { map: { family: 'bridge', name: 'pipe0_srcip', table: 'picowire', type: 'ipv4_addr', map: 'classid', elem: [['198.18.2.0', '1:10'], ['198.18.18.0', '1:11'], ['198.18.40.0', '1:10']] } },
+      { map: { family: 'bridge', name: 'queue0_2_srcip_dstport', table: 'picowire', type: ['ipv4_addr', 'inet_service'], map: 'mark', elem: [[{ concat: ['198.18.18.2', 5001] }, 3]] } },
+    ],
+  });
+  t.regex(plan(masked, { qdiscs: [] }).nft, /map pipe0_srcip \{[\s\S]*map queue0_2_srcip_dstport \{/, 'the names status reads are the plan\'s');
+  const qdiscs = kernelAfter(masked, { 'a 10:': { packets: 9 }, 'a 4000:': { packets: 9 }, 'a 11:': { packets: 5 }, 'a 4001:': { packets: 5 } });
+  const s = statusFrom(masked, qdiscs, nftCounters(nft), nftMaps(nft));
+  t.deepEqual(s.pipes.map((p) => [p.instance, p.keys]), [[0, ['198.18.2.0', '198.18.40.0']], [1, ['198.18.18.0']]]);
+  t.deepEqual(s.pipes[1]!.queues.map((q) => [q.queue, q.instance, q.keys]), [['q', 0, []], ['q', 1, ['198.18.18.2 . 5001']]], 'mark 3 is queue q\'s second instance (its marks start at 2)');
+  t.regex(formatStatus(s), /^ {2}p #1 -> a .* 0 pkt {3}198\.18\.18\.0$/m);
+  t.deepEqual(nftMaps('Error: No such file or directory'), new Map());
 });
