@@ -1,5 +1,6 @@
 // Emulation cost: the highest TCP throughput through the bridge with picowire in place but no limits
-// (profile "open": its HTB roots, pfifo default classes and nft table, every packet allowed),
+// (profile "open": no pipes, so the ports keep their own qdiscs, and the nft table's forward chain
+// sees every packet and allows it),
 // against the same VM's plain bridge (picowire's table and qdiscs removed). Measured before the
 // wrappers (picowire), with the plain bridge, and after picowire's profile is applied again.
 import { iperf3Tcp } from '../../src/lab/measure.ts';

@@ -153,7 +153,7 @@ function sections(r: FidelityResults): string[] {
   }
 
   if (r.cost) {
-    s.push('## Emulation cost', '', 'Highest TCP throughput (one flow, right → left) through the bridge: picowire with a profile that shapes nothing (its HTB roots, default pfifo classes and nft table in place), before the wrappers and again after its profile was re-applied, against the same VM\'s plain bridge (`nft delete table bridge picowire; tc qdisc del dev a root; tc qdisc del dev b root`).', '');
+    s.push('## Emulation cost', '', 'Highest TCP throughput (one flow, right → left) through the bridge: picowire with a profile that shapes nothing (no pipes: the ports keep their own qdiscs; its nft table sees and allows every packet), before the wrappers and again after its profile was re-applied, against the same VM\'s plain bridge (`nft delete table bridge picowire; tc qdisc del dev a root; tc qdisc del dev b root`).', '');
     if (r.reapply) s.push(r.reapply.applyWorked ? 'After the wrappers, `picowire apply` put the open profile in force over the plain bridge.' : `After the wrappers, \`picowire apply\` refused the open profile over the plain bridge (${r.reapply.error?.replace(/\|/g, '\\|')}): the agent plans from the kernel state it left, not the one it finds. A respawned agent (kill -9; init restarts it) reads the kernel afresh and applied it; the last picowire row was measured after that.`, '');
     s.push(table(['configuration', 'runs', 'median'], [...r.cost.runs.map((c) => [c.how, c.tcpBps.map(mbit).join(', '), mbit(c.tcpBps.slice().sort((a, b) => a - b)[Math.floor(c.tcpBps.length / 2)]!)]), ['ratio picowire / plain', '', `${r.cost.ratio} (${yes(r.cost.met)})`]]));
     s.push('');

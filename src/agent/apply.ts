@@ -118,10 +118,11 @@ async function applyTc(lines: string[], name: string, ctx: Context): Promise<str
   const file = await writeRunFile(ctx, name, lines.join('\n') + '\n');
   const r = await (ctx.batch ?? startEach(ctx.run, BIN))('tc', file);
   if (r.code === 0) return undefined;
-  // tc says "Command failed <file>:<line>"; name the command, since the file is gone with the next plan
+  // tc says "Command failed <file>:<line>" after each failure (the session's tc goes on after one):
+  // the first failure's complaint, naming the command, since the file is gone with the next plan
   const at = /Command failed .*:(\d+)/.exec(r.stderr);
   const command = at ? ` (in "tc ${lines[Number(at[1]) - 1]}")` : '';
-  return `tc: ${firstLines(r.stderr.replace(/Command failed .*\n?/, ''))}${command}`;
+  return `tc: ${firstLines(at ? r.stderr.slice(0, at.index) : r.stderr)}${command}`;
 }
 
 /** An nft script through `nft -f`: all of it or none of it takes effect. */

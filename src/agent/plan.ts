@@ -5,6 +5,7 @@
 // shapes b's egress (and the other way round; a rule without `from` shapes both). On each port:
 //
 //   htb 1: (root, default 1:ffff)          classifies by skb->priority, which nftables sets
+//                                          (a port no pipe leaves by keeps the device's own qdisc)
 //   ├─ class 1:ffff → pfifo 2:             unshaped traffic: a plain FIFO, like a switch port
 //   └─ class 1:10   → netem 10:            pipe instance 0: the bottleneck, `rate bw`, queue `limit`
 //                     └─ netem 4000:       then the delay line: delay, jitter, random loss, corruption, reordering
@@ -190,6 +191,12 @@ export function planResolved(profile: ResolvedProfile | null, state: KernelState
   const cleanup: string[] = [];
   for (const port of PORTS) {
     const have = state.qdiscs.filter((q) => q.dev === port);
+    if (onPort.get(port)!.size === 0) {
+      // no pipe leaves by this port: it keeps the device's own qdisc, as without picowire (HTB would
+      // only cost: its root lock, where the default qdisc takes none); ours goes once nft stops marking for it
+      if (have.some((q) => q.root && q.handle === '1:')) cleanup.push(`qdisc del dev ${port} root handle 1:`);
+      continue;
+    }
     tc.push(...portRoot(port, have));
     const keep = new Set<string>();
     let leaf = 0;

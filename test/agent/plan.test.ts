@@ -50,11 +50,22 @@ test('traffic from a is shaped on b\'s egress by the pipe its rule names', (t) =
   t.regex(p.nft, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept\n\t\tiifname "b" counter name "rule200_1" meta priority set 1:11 accept/);
 });
 
-test('before any profile the bridge forwards nothing and the ports have only the unshaped class', (t) => {
+test('before any profile the bridge forwards nothing and the ports keep their own qdiscs', (t) => {
   const p = plan(null, fresh);
-  t.snapshot(p.tc.join('\n'), 'tc -batch');
+  t.deepEqual(p.tc, []);
   t.snapshot(p.nft, 'nft -f');
   t.regex(p.nft, /policy drop;\n\t}/);
+});
+
+test('a port no pipe leaves by keeps the device\'s own qdisc; ours goes from a port that no longer needs it, after nft stops marking', (t) => {
+  const oneWay = plan(profile({ name: 'up', pipes: { up: { bw: '1Mbit/s' } }, rules: [{ from: 'a', pipe: 'up' }] }), fresh);
+  t.false(oneWay.tc.some((l) => / dev a /.test(l)), 'traffic leaving by a is not shaped: no HTB there');
+  t.true(oneWay.tc.includes('qdisc replace dev b root handle 1: htb default ffff'));
+  const state = after(fresh, oneWay.tc);
+  const open = plan(profile({ name: 'open' }), state);
+  t.deepEqual(open.tc, []);
+  t.deepEqual(open.cleanup, ['qdisc del dev b root handle 1:']);
+  t.deepEqual(after(state, open.cleanup).qdiscs.filter((q) => q.dev === 'b'), [], 'the HTB root and everything under it');
 });
 
 test('a profile without pipes forwards everything unshaped', (t) => {
@@ -84,17 +95,17 @@ test('a pipe no rule uses any more is removed after nft stops marking for it, an
       { from: 'b', pipe: 'spare' },
     ],
   });
-  const now = profile({ name: 'two', pipes: { up: { delay: 10 }, down: { bw: '2Mbit/s' } }, rules: [{ from: 'a', pipe: 'up' }] });
+  const now = profile({ name: 'two', pipes: { up: { delay: 10 }, down: { bw: '2Mbit/s' } }, rules: [{ from: 'a', pipe: 'up' }, { from: 'b', pipe: 'down' }] });
   const state = after(fresh, plan(before, fresh).tc);
   const p = plan(now, state);
   t.snapshot(p, 'changing three pipes to two');
   t.true(p.tc.includes('qdisc del dev b parent 10:1 handle 4000:'));
-  t.deepEqual(p.cleanup, ['class del dev a classid 1:11', 'class del dev a classid 1:12']);
+  t.deepEqual(p.cleanup, ['class del dev a classid 1:12'], 'spare, no longer used');
   t.false(alreadyApplied(p, state));
 });
 
 test('a root qdisc of another kind with our handle is deleted first, since the kernel cannot change a qdisc\'s kind', (t) => {
-  const p = plan(null, { qdiscs: [{ dev: 'a', kind: 'prio', handle: '1:', root: true }] });
+  const p = plan(profile({ name: 'down', pipes: { down: { delay: '5ms' } }, rules: [{ from: 'b', pipe: 'down' }] }), { qdiscs: [{ dev: 'a', kind: 'prio', handle: '1:', root: true }] });
   t.deepEqual(p.tc.slice(0, 2), ['qdisc del dev a root', 'qdisc replace dev a root handle 1: htb default ffff']);
 });
 
