@@ -109,12 +109,13 @@ export async function applyPlan(p: Plan, ctx: Context, loadedNft?: string): Prom
   return (
     (await applyTc(p.tc, 'plan.tc', ctx)) ??
     (p.nft === loadedNft ? undefined : await applyNft(p.nft, ctx)) ??
-    (p.cleanup.length ? applyTc(p.cleanup, 'cleanup.tc', ctx) : undefined)
+    applyTc(p.cleanup, 'cleanup.tc', ctx)
   );
 }
 
 /** tc lines through `tc -batch` from a file kept in /run/picowire for whoever debugs at the console. */
 async function applyTc(lines: string[], name: string, ctx: Context): Promise<string | undefined> {
+  if (lines.length === 0) return undefined; // a profile without pipes: nothing for tc (at boot, one tool start less)
   const file = await writeRunFile(ctx, name, lines.join('\n') + '\n');
   const r = await (ctx.batch ?? startEach(ctx.run, BIN))('tc', file);
   if (r.code === 0) return undefined;

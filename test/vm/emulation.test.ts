@@ -88,7 +88,7 @@ testNeeding([...NEEDS], 'seed 2.2: on ports 2000-3000 the link is 256 Kbit/s + 2
 });
 
 testNeeding([...NEEDS], 'seed 2.3: each source /24 gets its own 1 Mbit/s pipe, and within one, queues share it 10:4', async (t) => {
-  await withLab(PXE, 'direct', json(parseIpfw(SEED_2_3, 'seed-2-3')), async (lab) => {
+  await withLab(PXE, 'direct', json(parseIpfw(SEED_2_3, 'seed-2-3')), async (lab, vm) => {
     const { left, right } = lab;
     // `in` = entering on b = from the right host; two more of its addresses in two other /24s
     await addHostAddress(right, '198.18.2.2', [left]);
@@ -105,6 +105,10 @@ testNeeding([...NEEDS], 'seed 2.3: each source /24 gets its own 1 Mbit/s pipe, a
     t.log(`two /24s at once: ${kbit(a.goodputBps)} and ${kbit(b.goodputBps)} (ideal ${kbit(ideal)} each)`);
     // runs: 95.4/94.6 %, 100.3/99.8 %, 97.6/97.5 % of the ideal (tbf's one-frame burst); sharing one pipe would give ~50 %
     for (const g of [a, b]) t.true(g.goodputBps > 0.85 * ideal && g.goodputBps < 1.05 * ideal, `${g.goodputBps} bit/s: a pipe of its own (not half of one)`);
+    // picowire status names each instance's key, as the nft map holds it
+    const keyed = (await readStatus(vm)).pipes.filter((p) => p.keys?.length).map((p) => `${p.instance}: ${p.keys!.join(', ')}`);
+    t.log(`instances: ${keyed.join('; ')}`);
+    t.true(keyed.some((k) => k.endsWith(': 198.18.2.0')) && keyed.some((k) => k.endsWith(': 198.18.18.0')), `each /24 has an instance of its own: ${keyed.join('; ')}`);
 
     // one source: one pipe instance; dst-port 22 goes to queue 1 (weight 10), 5303 to queue 2 (weight 4)
     const [ssh, other] = await Promise.all([
@@ -123,13 +127,18 @@ testNeeding([...NEEDS], 'seed 2.3: each source /24 gets its own 1 Mbit/s pipe, a
   });
 });
 
-/** Pipe `name`'s counters as `picowire status --json` reports them on the appliance. */
-async function pipeCounters(vm: Vm, name: string): Promise<PipeStatus> {
+/** `picowire status --json` on the appliance. */
+async function readStatus(vm: Vm): Promise<Status> {
   // kernel messages on the console would cut into the JSON: keep them off it first
   const out = await runOnConsole(vm, 'dmesg -n 1; picowire status --json', 60_000);
-  const status = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Status;
+  return JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Status;
+}
+
+/** Pipe `name`'s counters as `picowire status --json` reports them on the appliance. */
+async function pipeCounters(vm: Vm, name: string): Promise<PipeStatus> {
+  const status = await readStatus(vm);
   const pipe = status.pipes.find((p) => p.pipe === name);
-  if (!pipe) throw new Error(`picowire status shows no pipe ${name}: ${out}`);
+  if (!pipe) throw new Error(`picowire status shows no pipe ${name}: ${JSON.stringify(status)}`);
   return pipe;
 }
 
