@@ -57,8 +57,9 @@ async function main(): Promise<void> {
   // each other side by side. The sources and the qdisc state need nothing from the ports (before the
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
   const found = findProfile({ ...ctx, warn: (line) => say(`warning: ${line}`) });
-  const state = readKernelState(ctx);
   let inForce = await readCurrent(ctx.root);
+  // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
+  const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
   // nothing crosses the wire until a profile is in force: the ports come up after this
   const closed = inForce ? Promise.resolve() : applyNft(plan(null, { qdiscs: [] }).nft, ctx).then((error) => error && say(`warning: cannot close the bridge: ${error}`));
   await setupPorts({ ...ctx, launch, closed });
