@@ -6,7 +6,8 @@ import { UserError } from '../../common/errors.ts';
 /** Runs `command args`, returns its stdout as bytes; `debianPackage` is what provides the command. */
 export async function runTool(command: string, args: string[], debianPackage: string, what: string): Promise<Buffer> {
   try {
-    const result = await execa(command, args, { encoding: 'buffer', maxBuffer: 1 << 30, stdin: 'ignore' });
+    // the bytes as the tool wrote them: execa would strip a final newline byte from binary output too
+    const result = await execa(command, args, { encoding: 'buffer', maxBuffer: 1 << 30, stdin: 'ignore', stripFinalNewline: false });
     return Buffer.from(result.stdout);
   } catch (error) {
     if (error instanceof ExecaError && error.code === 'ENOENT') {

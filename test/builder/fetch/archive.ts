@@ -85,7 +85,7 @@ export class FakeArchive {
       );
     }
     const text = Buffer.from(stanzas.join('\n\n') + '\n');
-    const index = opts.gzipOnly ? { name: 'Packages.gz', data: gzipSync(text) } : { name: 'Packages.xz', data: (await execa('xz', ['-c'], { input: text, encoding: 'buffer' })).stdout as unknown as Buffer };
+    const index = opts.gzipOnly ? { name: 'Packages.gz', data: gzipSync(text) } : { name: 'Packages.xz', data: (await execa('xz', ['-c'], { input: text, encoding: 'buffer', stripFinalNewline: false })).stdout as unknown as Buffer };
     const dists = `/debian/dists/${this.suite}`;
     const byHash = opts.byHash ?? true;
     this.server.files.set(byHash ? `${dists}/main/binary-amd64/by-hash/SHA256/${sha256(index.data)}` : `${dists}/main/binary-amd64/${index.name}`, index.data);
@@ -130,7 +130,9 @@ export class FakeArchive {
   }
 
   private async gpg(args: string[], encoding: 'utf8' | 'buffer' = 'utf8'): Promise<string | Buffer> {
-    const result = await execa('gpg', ['--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: this.gnupg, encoding });
+    // binary output kept whole: execa strips a final newline byte by default, which corrupted the
+    // exported key about once in 256 keys (gpgv: "keyring_get_keyblock: read error: Invalid packet")
+    const result = await execa('gpg', ['--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: this.gnupg, encoding, stripFinalNewline: encoding === 'utf8' });
     return encoding === 'buffer' ? Buffer.from(result.stdout as unknown as Uint8Array) : (result.stdout as string);
   }
 }
