@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
-import { firstLines, startEach, type Batcher, type Runner } from './exec.ts';
+import { firstLines, startEach, trace, type Batcher, type Runner } from './exec.ts';
 import { BIN, FILES } from './paths.ts';
 import { plan, PORTS, type KernelState, type Plan, type TcQdisc } from './plan.ts';
 
@@ -78,7 +78,9 @@ export async function currentState(ctx: Context): Promise<KernelState> {
 export async function applyProfile(profile: Profile, previous: Profile | null, ctx: Context, state?: KernelState): Promise<string | undefined> {
   const known = appliedBy.get(ctx.run);
   const before = state ?? (await currentState(ctx));
+  const started = performance.now();
   const p = plan(profile, before);
+  trace?.(`${Math.round(started)} ms: planned in ${Math.round(performance.now() - started)} ms`);
   let error = await applyPlan(p, ctx, known?.nft);
   if (!error) {
     appliedBy.set(ctx.run, { state: stateAfter(before, p), nft: p.nft });
@@ -106,10 +108,16 @@ export async function applyPlan(p: Plan, ctx: Context, loadedNft?: string): Prom
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, file), content);
   }
+  const step = async (what: string, work: () => Promise<string | undefined>) => {
+    const started = performance.now();
+    const error = await work();
+    trace?.(`${Math.round(started)} ms: ${what} in ${Math.round(performance.now() - started)} ms${error ? `: ${error}` : ''}`);
+    return error;
+  };
   return (
-    (await applyTc(p.tc, 'plan.tc', ctx)) ??
-    (p.nft === loadedNft ? undefined : await applyNft(p.nft, ctx)) ??
-    applyTc(p.cleanup, 'cleanup.tc', ctx)
+    (await step(`tc, ${p.tc.length} lines`, () => applyTc(p.tc, 'plan.tc', ctx))) ??
+    (p.nft === loadedNft ? undefined : await step('nft', () => applyNft(p.nft, ctx))) ??
+    (await step(`cleanup, ${p.cleanup.length} lines`, () => applyTc(p.cleanup, 'cleanup.tc', ctx)))
   );
 }
 

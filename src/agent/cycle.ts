@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
 import { validateProfile } from '../profile/validate.ts';
 import { applyProfile, currentState } from './apply.ts';
-import type { Batcher, Runner } from './exec.ts';
+import { trace, type Batcher, type Runner } from './exec.ts';
 import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
 import { findProfile, type Found } from './sources.ts';
@@ -50,7 +50,9 @@ export async function refresh(ctx: Context, inForce: Profile | null, given: { fo
 export async function consider(ctx: Context, inForce: Profile | null, found: Found, knownState?: KernelState): Promise<Outcome> {
   ctx.say(`profile from ${found.source}`);
   if ('error' in found) return reject(ctx, [found.error], inForce);
+  const started = performance.now();
   const checked = validateProfile(found.value);
+  trace?.(`${Math.round(started)} ms: validated in ${Math.round(performance.now() - started)} ms`);
   if (!checked.ok) return reject(ctx, checked.errors, inForce);
   const profile = checked.value;
   try {

@@ -600,7 +600,8 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
   const objects = masks.script(NFT_TABLE);
   const keep = new Set([...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)]);
   const lines = [
-    `# picowire: ${profile ? `profile ${profile.name}` : 'no profile yet: the bridge does not forward'}`,
+    // no profile name here: two profiles with the same rules have the same script, which the agent then need not load again
+    `# picowire: ${profile ? "the profile's rules" : 'no profile yet: the bridge does not forward'}`,
     `table ${NFT_TABLE} {`,
     ...counters,
     ...objects.declare,
