@@ -24,12 +24,28 @@ export async function readKernelState(ctx: Context): Promise<KernelState> {
 }
 
 /**
- * What this agent last put in the kernel: the qdiscs its plan made and the nft script it loaded.
- * A runtime change plans over it instead of asking tc again, and skips nft when the rules did not
- * change: under QEMU TCG each tool start costs 0.1-0.25 s of the apply latency. Forgotten when an
- * apply fails; a respawned agent starts without it and reads the kernel.
+ * What this agent last put in the kernel: the qdiscs its plan made, the tc lines that made them and
+ * the nft script it loaded. A runtime change plans over it instead of asking tc again, sends tc only
+ * the lines that differ from those in force, and skips nft when the rules did not change: under QEMU
+ * TCG each tc line costs about 3 ms and each tool start 50-120 ms of the apply latency. Forgotten
+ * when an apply fails; a respawned agent starts without it and reads the kernel.
  */
-const appliedBy = new WeakMap<Runner, { state: KernelState; nft: string }>(); // per kernel: tests give each its own runner
+interface Applied {
+  state: KernelState;
+  tc: ReadonlySet<string>;
+  nft: string;
+}
+const appliedBy = new WeakMap<Runner, Applied>(); // per kernel: tests give each its own runner
+
+/**
+ * The plan with the tc lines already in force left out: a line the last plan ran sets its object as
+ * it stands. Not when the plan deletes anything (what it deletes may take identical lines' objects
+ * with it) or writes delay tables (a netem line naming a table reads it again only when run).
+ */
+export function withoutLinesInForce(p: Plan, inForce: ReadonlySet<string>): Plan {
+  if (Object.keys(p.dists).length > 0 || p.tc.some((l) => / del /.test(` ${l}`))) return p;
+  return { ...p, tc: p.tc.filter((l) => !inForce.has(l)) };
+}
 
 /** The qdiscs the kernel holds once a plan made over `before` has run: its replaces set, its deletes and cleanup remove (with what hangs below). */
 export function stateAfter(before: KernelState, p: Plan): KernelState {
@@ -81,19 +97,20 @@ export async function applyProfile(profile: Profile, previous: Profile | null, c
   const started = performance.now();
   const p = plan(profile, before);
   trace?.(`${Math.round(started)} ms: planned in ${Math.round(performance.now() - started)} ms`);
-  let error = await applyPlan(p, ctx, known?.nft);
+  const ownModel = known !== undefined && before === known.state;
+  let error = await applyPlan(ownModel ? withoutLinesInForce(p, known.tc) : p, ctx, known?.nft);
   if (!error) {
-    appliedBy.set(ctx.run, { state: stateAfter(before, p), nft: p.nft });
+    appliedBy.set(ctx.run, { state: stateAfter(before, p), tc: new Set(p.tc), nft: p.nft });
     return undefined;
   }
   appliedBy.delete(ctx.run);
-  if (known && before === known.state) {
+  if (ownModel) {
     // planned over the agent's own model, which someone's tc or nft by hand may have made stale: once more over what the kernel says
     const fresh = await readKernelState(ctx);
     const again = plan(profile, fresh);
     error = await applyPlan(again, ctx);
     if (!error) {
-      appliedBy.set(ctx.run, { state: stateAfter(fresh, again), nft: again.nft });
+      appliedBy.set(ctx.run, { state: stateAfter(fresh, again), tc: new Set(again.tc), nft: again.nft });
       return undefined;
     }
   }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { applyPlan, applyProfile, readKernelState } from '../../src/agent/apply.ts';
+import { applyPlan, applyProfile, readKernelState, withoutLinesInForce } from '../../src/agent/apply.ts';
 import type { Runner } from '../../src/agent/exec.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 
@@ -85,4 +85,15 @@ test('an nft failure is reported with nft\'s own words, and the restore failing 
     error,
     `nft: ${join(root, 'run/picowire/plan.nft')}:6:3-40: Error: Could not process rule: No such file or directory; restoring the previous profile failed too: nft: ${join(root, 'run/picowire/plan.nft')}:6:3-40: Error: Could not process rule: No such file or directory`,
   );
+});
+
+test('lines already in force are left out of a plan, unless it deletes something or writes delay tables', (t) => {
+  const inForce = new Set(['class replace dev b parent 1: classid 1:10 htb rate 100gbit', 'qdisc replace dev b parent 1:10 handle 10: netem delay 10000us']);
+  const changed = 'qdisc replace dev b parent 10:1 handle 4000: netem delay 5000us';
+  const p = { dists: {}, tc: [...inForce, changed], nft: '', cleanup: [], objects: { chains: [], maps: [] } };
+  t.deepEqual(withoutLinesInForce(p, inForce).tc, [changed]);
+  const deleting = { ...p, tc: ['qdisc del dev b parent 10:1 handle 4000:', ...p.tc] };
+  t.is(withoutLinesInForce(deleting, inForce), deleting, 'a delete may take an identical line\'s object with it');
+  const tables = { ...p, dists: { 'picowire-p.dist': '1 2 3\n' } };
+  t.is(withoutLinesInForce(tables, inForce), tables, 'netem reads a table only when its line runs');
 });

@@ -110,6 +110,15 @@ test('changes back and forth plan over the agent\'s own model of the kernel: the
   }
   t.is(batches.length, 4);
   t.false(batches.some((b) => /root handle 1:|qdisc del/.test(b)), 'only replaces of what is there');
+  t.deepEqual(
+    batches.map((b) => b.trim().split('\n')),
+    [other, good, other, good].map((p) => {
+      const bw = p === other ? 2000000 : 1000000;
+      const [us, limit] = p === other ? [20000, 16513] : [10000, 8257];
+      return [`qdisc replace dev b parent 1:10 handle 10: netem rate ${bw}bit limit 43`, `qdisc replace dev b parent 10:1 handle 4000: netem delay ${us}us limit ${limit}`];
+    }),
+    'only the lines that differ from those in force: the bottleneck\'s rate and the delay line (no class, no default class)',
+  );
   t.is(calls.filter((c) => c === '/sbin/tc -j').length, 1, 'tc was asked once, at the start');
 });
 
