@@ -5,7 +5,7 @@
 import { runOnConsole } from '../../src/lab/console.ts';
 import { iperf3Tcp } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
-import { applyProfile, round, setGroHw, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx, type Profile } from './common.ts';
+import { applyProfile, round, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx, type Profile } from './common.ts';
 
 const RATE = 100e6;
 export const BDP_IDEAL_BPS = RATE * TCP_EFFICIENCY;
@@ -39,44 +39,24 @@ function row(how: string, queue: string, r: { bps: number[]; retransmits: number
   return { how, commands, queue, tcpBps: r.bps, medianBps: round(med, 0), ratio: round(med / BDP_IDEAL_BPS, 4), retransmits: r.retransmits };
 }
 
-/** Runs fn with the ports' rx-gro-hw off (every frame a packet, as on a real link), then on again. */
-async function groOff<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
-  await setGroHw(ctx.vm, false);
-  try {
-    return await fn();
-  } finally {
-    await setGroHw(ctx.vm, true);
-  }
-}
-
-/** picowire with its default queue and with a fixed 1000-packet one; `frames`: rx-gro-hw off, so the limits count frames, not lumps. */
-export async function measureBdp(ctx: Ctx, frames = false): Promise<BdpRow[]> {
-  if (frames) return groOff(ctx, () => measureBdp(ctx));
+/** picowire with its default queue and with a fixed 1000-packet one. */
+export async function measureBdp(ctx: Ctx): Promise<BdpRow[]> {
   const rows: BdpRow[] = [];
-  const suffix = await groSuffix(ctx);
   for (const [profile, how, queue] of [
     [wan('bdp-default'), 'picowire, default queue', '2 × bw × delay = 1651 packets'],
     [wan('bdp-q1000', { queue: 1000 }), 'picowire, queue 1000', '1000 packets, delay line apart'],
   ] as const) {
     await applyProfile(ctx.vm, profile);
-    const r = row(how + suffix, queue, await runs(ctx));
+    const r = row(how, queue, await runs(ctx));
     ctx.log(`   ${r.how}: ${(r.ratio * 100).toFixed(1)} % of ideal (${r.tcpBps.join(', ')}), retransmits ${r.retransmits.join(', ')}`);
     rows.push(r);
   }
   return rows;
 }
 
-export async function measureBdpWrapper(ctx: Ctx, frames = false): Promise<BdpRow> {
-  if (frames) return groOff(ctx, () => measureBdpWrapper(ctx));
-  const suffix = await groSuffix(ctx);
+export async function measureBdpWrapper(ctx: Ctx): Promise<BdpRow> {
   const commands = await wrapper(ctx.vm, ['tc qdisc add dev a root netem delay 100ms rate 100mbit', 'tc qdisc add dev b root netem delay 100ms rate 100mbit']);
-  const r = row('netem delay + rate' + suffix, '1000 packets, delay line included (netem default)', await runs(ctx), commands);
+  const r = row('netem delay + rate', '1000 packets, delay line included (netem default)', await runs(ctx), commands);
   ctx.log(`   ${r.how}: ${(r.ratio * 100).toFixed(1)} % of ideal (${r.tcpBps.join(', ')}), retransmits ${r.retransmits.join(', ')}`);
   return r;
-}
-
-/** ", rx-gro-hw off" when the ports have it off now. */
-async function groSuffix(ctx: Ctx): Promise<string> {
-  const out = await runOnConsole(ctx.vm, '/sbin/ethtool -k a | grep rx-gro-hw', 30_000);
-  return out.includes('rx-gro-hw: off') ? ', rx-gro-hw off' : '';
 }

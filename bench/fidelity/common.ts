@@ -110,18 +110,6 @@ export async function rootCounters(vm: Vm): Promise<{ packets: number; bytes: nu
   return { packets: q?.packets ?? 0, bytes: q?.bytes ?? 0 };
 }
 
-/**
- * Turns the virtio NICs' receive offload (rx-gro-hw: the host's TSO segments arrive whole) off on
- * both ports, or on again. The agent turns gro, gso, tso and lro off, but on this kernel virtio-net
- * maps its guest offloads to rx-gro-hw, which stays on: TCP then crosses the pipes as ~64 KB lumps.
- */
-export async function setGroHw(vm: Vm, on: boolean): Promise<void> {
-  const v = on ? 'on' : 'off';
-  await runOnConsole(vm, `/sbin/ethtool -K a rx-gro-hw ${v}; /sbin/ethtool -K b rx-gro-hw ${v}`, 30_000);
-  const out = await runOnConsole(vm, '/sbin/ethtool -k a | grep rx-gro-hw', 30_000);
-  if (!out.includes(`rx-gro-hw: ${v}`)) throw new Error(`setGroHw: port a still says ${out.trim()}`);
-}
-
 /** Pings the shaped address and the unshaped one at the same time, from the right host. */
 export async function pingWithBaseline(ctx: Ctx, opts: { count: number; intervalS: number; size?: number }): Promise<{ shaped: PingResult; base: PingResult }> {
   const { left, right } = ctx.lab;

@@ -5,7 +5,7 @@
 // `tbf rate … burst 32kbit latency 400ms` on the port, TCP only.
 import { iperf3Tcp, udpStream } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pipeDrops, rootCounters, round, sentBps, setGroHw, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx } from './common.ts';
+import { applyProfile, onePipe, pipeDrops, rootCounters, round, sentBps, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx } from './common.ts';
 
 export const RATES: { bps: number; profile: string; tc: string }[] = [
   { bps: 256e3, profile: '256Kbit/s', tc: '256kbit' },
@@ -100,25 +100,6 @@ export async function measureRateWrappers(ctx: Ctx): Promise<RateRow[]> {
       ctx.log(`   ${how} ${rate.tc}: TCP ${(row.tcpRatio * 100).toFixed(1)} % of ideal (${row.tcpBps.join(', ')}; ${row.meanPacketBytes} bytes per packet)`);
       rows.push(row);
     }
-  }
-  return rows;
-}
-
-/**
- * picowire's TCP figures again with the ports' rx-gro-hw off (what the agent means to do when it turns
- * offloads off): every frame crosses the pipe on its own. Turned on again afterwards.
- */
-export async function measureRateGroOff(ctx: Ctx): Promise<RateRow[]> {
-  await setGroHw(ctx.vm, false);
-  const rows: RateRow[] = [];
-  try {
-    for (const rate of RATES) {
-      const row = await picowireTcp(ctx, 'picowire, rx-gro-hw off', rate, ctx.n(2, 1));
-      ctx.log(`   picowire, rx-gro-hw off, ${rate.tc}: TCP ${(row.tcpRatio * 100).toFixed(1)} % of ideal (${row.tcpBps.join(', ')}; ${row.meanPacketBytes} bytes per packet)`);
-      rows.push(row);
-    }
-  } finally {
-    await setGroHw(ctx.vm, true);
   }
   return rows;
 }

@@ -24,7 +24,7 @@ import { measureDelay, measureJitter, measureJitterWrapper } from './delay.ts';
 import { measureFormula, measureFormulaWrappers } from './formula.ts';
 import { measureLoss } from './loss.ts';
 import { measureQueue, measureQueueWrappers } from './queue.ts';
-import { measureRate, measureRateGroOff, measureRateWrappers } from './rate.ts';
+import { measureRate, measureRateWrappers } from './rate.ts';
 import { writeReport } from './report.ts';
 import type { FidelityResults } from './results.ts';
 
@@ -76,12 +76,10 @@ async function measure(quick: boolean, only?: string[]): Promise<FidelityResults
       r.jitter = jitter ? [jitter] : [];
       r.formula = (await step('formula', () => measureFormula(ctx))) ?? [];
       r.rate = (await step('rate', () => measureRate(ctx))) ?? [];
-      r.rate.push(...((await step('rate: picowire with rx-gro-hw off', () => measureRateGroOff(ctx))) ?? []));
       r.loss = await step('loss', () => measureLoss(ctx));
       const queue = await step('queue', () => measureQueue(ctx));
       r.queue = queue ? [queue] : [];
       r.bdp = (await step('large BDP', () => measureBdp(ctx))) ?? [];
-      r.bdp.push(...((await step('large BDP, rx-gro-hw off', () => measureBdp(ctx, true))) ?? []));
       r.change = await step('change glitch and apply latency', () => measureChange(ctx));
 
       // the same kernel, configured the way tc wrappers do
@@ -99,10 +97,8 @@ async function measure(quick: boolean, only?: string[]): Promise<FidelityResults
         r.formula.push(...((await step('formula: wrappers', () => measureFormulaWrappers(ctx))) ?? []));
         r.rate.push(...((await step('rate: wrappers', () => measureRateWrappers(ctx))) ?? []));
         r.queue.push(...((await step('queue: wrappers', () => measureQueueWrappers(ctx, plain))) ?? []));
-        for (const frames of [false, true]) {
-          const b = await step(`large BDP: netem${frames ? ', rx-gro-hw off' : ''}`, () => measureBdpWrapper(ctx, frames));
-          if (b) r.bdp.push(b);
-        }
+        const b = await step('large BDP: netem', () => measureBdpWrapper(ctx));
+        if (b) r.bdp.push(b);
       }
 
       // picowire again: first `picowire apply` over the plain bridge; if the agent refuses (it plans

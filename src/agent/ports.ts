@@ -1,7 +1,7 @@
 // The two bridge ports. The first two NICs in PCI order become `a` and `b` (unless
 // /etc/picowire/ports.json pins them by MAC), join bridge br0 with no STP, no forwarding delay,
 // no multicast snooping and no addresses: a transparent wire. Offloads are turned off on them,
-// since GRO/TSO super-packets would make loss and rate act on 64 KB lumps instead of frames.
+// since GRO/TSO super-packets (and virtio-net's rx-gro-hw) would make loss and rate act on 64 KB lumps instead of frames.
 // A third NIC, if any, is for management: it gets an address from DHCP in the background.
 import { readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { firstLines, type Launcher, type Runner } from './exec.ts';
 import { BIN, BRIDGE, DHCP_SCRIPT, FILES } from './paths.ts';
 import { PORTS } from './plan.ts';
+
+/** Offloads turned off on the ports (a feature a NIC lacks is "off [fixed]", which ethtool accepts). */
+export const OFFLOADS = ['gro', 'gso', 'tso', 'lro', 'rx-gro-hw'] as const;
 
 /** A network interface backed by a device (virtual ones such as lo and br0 are not NICs). */
 export interface Nic {
@@ -118,7 +121,9 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
   // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
   await Promise.all([
     ...[a, b].map(async (nic) => {
-      const r = await ctx.run(BIN.ethtool, ['-K', nic.name, 'gro', 'off', 'gso', 'off', 'tso', 'off', 'lro', 'off']);
+      // rx-gro-hw too: virtio-net (and NICs that aggregate in hardware) otherwise hand over the host's
+      // TSO segments whole, and the pipes would count, queue and lose 64 KB lumps, not frames
+      const r = await ctx.run(BIN.ethtool, ['-K', nic.name, ...OFFLOADS.flatMap((f) => [f, 'off'])]);
       if (r.code !== 0) ctx.say(`warning: offloads on ${nic.name} may stay on: ${firstLines(r.stderr)}`);
     }),
     ...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),

@@ -121,7 +121,7 @@ test('setup turns offloads off on both ports, waits for the bridge to be closed,
   const closed = new Promise<void>((r) => (close = r));
   const setup = setupPorts({ root, run, launch: (cmd, args) => launched.push(`${cmd} ${args.join(' ')}`), say: (l) => said.push(l), closed });
   await new Promise((r) => setTimeout(r, 50));
-  t.deepEqual(calls.sort(), ['/sbin/ethtool -K eth0 gro off gso off tso off lro off', '/sbin/ethtool -K eth1 gro off gso off tso off lro off'], 'the ports came up before the bridge was closed');
+  t.deepEqual(calls.sort(), ['/sbin/ethtool -K eth0 gro off gso off tso off lro off rx-gro-hw off', '/sbin/ethtool -K eth1 gro off gso off tso off lro off rx-gro-hw off'], 'the ports came up before the bridge was closed');
   close();
   const choice = await setup;
   t.is(choice.a.name, 'eth0');
