@@ -70,7 +70,7 @@ async function measure(quick: boolean, only?: string[]): Promise<FidelityResults
       const keep = (c: CostRun | undefined) => c && cost.push(c);
 
       // picowire
-      keep(await step('emulation cost: picowire, open profile', () => throughput(ctx, 'picowire (open profile)')));
+      keep(await step('emulation cost: picowire (open profile)', () => throughput(ctx, 'picowire (open profile)')));
       r.delay = await step('delay', () => measureDelay(ctx));
       const jitter = await step('jitter', () => measureJitter(ctx));
       r.jitter = jitter ? [jitter] : [];

@@ -68,10 +68,13 @@ test('a port no pipe leaves by keeps the device\'s own qdisc; ours goes from a p
   t.deepEqual(after(state, open.cleanup).qdiscs.filter((q) => q.dev === 'b'), [], 'the HTB root and everything under it');
 });
 
-test('a profile without pipes forwards everything unshaped', (t) => {
+test('a profile without rules forwards everything unshaped, with no chain hooking the packets; one with rules brings the chain back', (t) => {
   const p = plan(profile({ name: 'passthrough' }), fresh);
-  t.regex(p.nft, /policy accept;\n\t}/);
-  t.is(p.tc.filter((l) => l.includes('netem')).length, 0);
+  t.regex(p.nft, /\nflush chain bridge picowire forward\ndelete chain bridge picowire forward\n/, 'declared first, so deleting it works whether or not it was there');
+  t.deepEqual(p.tc, []);
+  const allowOnly = plan(profile({ name: 'allow', rules: [{ action: 'allow', proto: 'tcp' }] }), fresh);
+  t.regex(allowOnly.nft, /chain forward \{\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tmeta l4proto 6 counter name "rule100_0" accept\n/);
+  t.notRegex(plan(profile({ name: 'closed', default: 'deny' }), fresh).nft, /delete chain/, 'a default of deny needs the chain');
 });
 
 test('planning over the state a plan produced changes qdiscs only in place: no new root, nothing deleted', (t) => {
