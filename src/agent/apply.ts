@@ -1,6 +1,7 @@
-// Runs a plan: the delay-profile tables tc reads, a tc batch (qdiscs and classes changed in place), then an nft batch (the
-// rules, one atomic transaction), then the cleanup batch. The agent keeps tc and nft running for them (session.ts). If a step fails, the previous profile's plan is
-// applied again over whatever the failure left, so a profile is either wholly in force or not at all.
+// Runs a plan: the delay-profile tables tc reads, a tc batch (qdiscs and classes changed in place),
+// then an nft batch (the rules, one atomic transaction), then the cleanup batch; the agent keeps tc
+// and nft running for them (session.ts). If a step fails, the previous profile's plan is applied
+// again over whatever the failure left, so a profile is either wholly in force or not at all.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
@@ -43,7 +44,7 @@ const appliedBy = new WeakMap<Runner, Applied>(); // per kernel: tests give each
  * with it) or writes delay tables (a netem line naming a table reads it again only when run).
  */
 export function withoutLinesInForce(p: Plan, inForce: ReadonlySet<string>): Plan {
-  if (Object.keys(p.dists).length > 0 || p.tc.some((l) => / del /.test(` ${l}`))) return p;
+  if (Object.keys(p.dists).length > 0 || p.tc.some((l) => /^\S+ del /.test(l))) return p;
   return { ...p, tc: p.tc.filter((l) => !inForce.has(l)) };
 }
 

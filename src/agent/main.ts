@@ -46,17 +46,14 @@ async function main(): Promise<void> {
   // tc and nft stay running between changes (session.ts): a runtime change then pays no tool start
   const sessions = { tc: tcSession([BIN.tc]), nft: nftSession([BIN.nft]) };
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
-  if (trace) {
-    const { readFileSync } = await import('node:fs');
-    const start = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19]) / 100;
-    trace(`${Math.round(performance.now())} ms: main started; uptime ${readFileSync('/proc/uptime', 'utf8').split(' ')[0]} s, process started at ${start} s uptime`);
-  }
+  trace?.(`${Math.round(performance.now())} ms: main started`);
   await modulesLoaded(ctx.root);
   trace?.(`${Math.round(performance.now())} ms: modules loaded`);
   // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on
   // each other side by side. The sources and the qdisc state need nothing from the ports (before the
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
-  const found = findProfile({ ...ctx, warn: (line) => say(`warning: ${line}`) });
+  const warn = (line: string) => say(`warning: ${line}`);
+  const found = findProfile({ ...ctx, warn });
   let inForce = await readCurrent(ctx.root);
   // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
   const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
@@ -98,7 +95,7 @@ async function main(): Promise<void> {
     });
   });
 
-  const watch = watchConfigPartition({ ...ctx, warn: (line) => say(`warning: ${line}`) }, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
+  const watch = watchConfigPartition({ ...ctx, warn }, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
   void watch.look(); // the first look only notes the partitions there are
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
 }

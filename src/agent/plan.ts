@@ -571,14 +571,11 @@ function matches(rule: ResolvedRule, withPort: boolean): string[] {
 const counterName = (rule: ResolvedRule, i: number) => `rule${rule.number}_${i}`;
 
 /** Objects of an earlier plan this one has no use for, in the order they can go: chains (their rules reference maps), then maps. */
-function staleObjects(table: string, had: NftObjects | undefined, keep: Set<string>): string[] {
+function staleObjects(table: string, had: NftObjects | undefined, made: NftObjects): string[] {
   if (!had) return [];
-  const gone = (names: string[]) => names.filter((n) => !keep.has(n));
-  return [
-    ...gone(had.chains).map((c) => `flush chain ${table} ${c}`),
-    ...gone(had.chains).map((c) => `delete chain ${table} ${c}`),
-    ...gone(had.maps).map((m) => `delete map ${table} ${m}`),
-  ];
+  const chains = had.chains.filter((c) => !made.chains.includes(c));
+  const maps = had.maps.filter((m) => !made.maps.includes(m));
+  return [...chains.map((c) => `flush chain ${table} ${c}`), ...chains.map((c) => `delete chain ${table} ${c}`), ...maps.map((m) => `delete map ${table} ${m}`)];
 }
 
 /**
@@ -598,7 +595,7 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
   });
   const counters = (profile?.rules ?? []).map((rule, i) => `\tcounter ${counterName(rule, i)} { }`);
   const objects = masks.script(NFT_TABLE);
-  const keep = new Set([...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)]);
+  const made: NftObjects = { chains: [...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)], maps: [...masks.targets.keys()] };
   // no rules and nothing denied: the bridge forwards as if picowire were not there, and no chain
   // hooks the packets (the hook alone cost about a tenth of the throughput under TCG). A profile with
   // rules brings the chain back in one transaction; until it commits, the new chain applies only its
@@ -613,14 +610,14 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
     `\tchain forward { ${hook} }`,
     '}',
     `flush chain ${NFT_TABLE} forward`,
-    ...staleObjects(NFT_TABLE, had?.bridge, keep),
+    ...staleObjects(NFT_TABLE, had?.bridge, made),
     ...objects.flush,
     ...(open
       ? [`delete chain ${NFT_TABLE} forward`]
       : [`table ${NFT_TABLE} {`, ...objects.fill, '\tchain forward {', `\t\t${hook}`, ...rules, '\t}', '}']),
   ];
   if (profile) lines.push(...duplication(profile, where));
-  return { script: lines.join('\n') + '\n', objects: { chains: [...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)], maps: [...masks.targets.keys()] } };
+  return { script: lines.join('\n') + '\n', objects: made };
 }
 
 /** The netdev table that duplicates packets for pipes with `duplicate` (see the top); removed when no pipe duplicates. */
