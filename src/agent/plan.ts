@@ -153,9 +153,11 @@ export function layout(profile: ResolvedProfile): Layout {
 }
 
 /** A pipe instance's handles. */
-export function instanceHandles(k: number): { classid: string; outer: string; inner: string; scheduler: string } {
+export function instanceHandles(k: number): { classid: string; priority: number; outer: string; inner: string; scheduler: string } {
   return {
     classid: `1:${hex(FIRST_PIPE_CLASS + k)}`,
+    /** the classid as the 32-bit value `meta priority` holds (major 1 in the high half) */
+    priority: 0x10000 + FIRST_PIPE_CLASS + k,
     /** the netem under the class: the bottleneck of a plain pipe, the delay line otherwise */
     outer: `${hex(FIRST_PIPE_CLASS + k)}:`,
     /** under the outer netem: the delay line of a plain pipe, the tbf of a scheduled one */
@@ -461,12 +463,13 @@ interface MaskedTarget {
   chain: string[];
 }
 
-/** The map (and chain) of a masked pipe (id: its first instance) or queue (id: `<pipe's first instance>_<first mark>`). */
-export function maskTargetName(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask): string {
-  return `${kind}${id}_${Object.keys(mask).map((f) => f.toLowerCase()).join('_')}`;
-}
+const fieldsName = (mask: ResolvedMask) => Object.keys(mask).map((f) => f.toLowerCase()).join('_');
+/** The map (and chain) of a masked pipe whose first instance is `base`. */
+export const pipeMaskName = (base: number, mask: ResolvedMask) => `pipe${base}_${fieldsName(mask)}`;
+/** The map (and chain) of a masked queue whose first mark is `j0`, in the scheduler of the pipe whose first instance is `base`. */
+export const queueMaskName = (base: number, j0: number, mask: ResolvedMask) => `queue${base}_${j0}_${fieldsName(mask)}`;
 
-function maskedTarget(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
+function maskedTarget(name: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
   const fields = Object.entries(mask) as [MaskField, number][];
   const key = fields
     .map(([field, bits]) => {
@@ -475,7 +478,6 @@ function maskedTarget(kind: 'pipe' | 'queue', id: string, mask: ResolvedMask, po
       return whole ? expr : fields.length > 1 ? `(${expr} & ${maskValue(field, bits)})` : `${expr} & ${maskValue(field, bits)}`;
     })
     .join(' . ');
-  const name = maskTargetName(kind, id, mask);
   const set = `meta ${meta} set ${key} map @${name} return`;
   return {
     name,
@@ -490,14 +492,12 @@ interface Assignment {
   masked: { meta: 'priority' | 'mark'; target: MaskedTarget }[];
 }
 
-const CLASS_MAJOR = 0x10000; // classid 1:x as the 32-bit value meta priority holds
-
 function assignment(profile: ResolvedProfile, rule: ResolvedRule, where: Layout): Assignment {
   const pipeName = pipeOf(profile, rule)!;
   const pipe = profile.pipes[pipeName]!;
   const base = where.pipeBase.get(pipeName)!;
   const out: Assignment = { fixed: [], masked: [] };
-  if (pipe.mask) out.masked.push({ meta: 'priority', target: maskedTarget('pipe', String(base), pipe.mask, pipe.buckets, CLASS_MAJOR + FIRST_PIPE_CLASS + base, 'priority') });
+  if (pipe.mask) out.masked.push({ meta: 'priority', target: maskedTarget(pipeMaskName(base, pipe.mask), pipe.mask, pipe.buckets, instanceHandles(base).priority, 'priority') });
   else out.fixed.push(`meta priority set ${instanceHandles(base).classid}`);
   if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === undefined) return out;
   if (rule.action === 'pipe') {
@@ -506,7 +506,7 @@ function assignment(profile: ResolvedProfile, rule: ResolvedRule, where: Layout)
   }
   const queue = profile.queues[rule.target!]!;
   const j0 = where.queueBase.get(rule.target!)!;
-  if (queue.mask) out.masked.push({ meta: 'mark', target: maskedTarget('queue', `${base}_${j0}`, queue.mask, queue.buckets, j0, 'mark') });
+  if (queue.mask) out.masked.push({ meta: 'mark', target: maskedTarget(queueMaskName(base, j0, queue.mask), queue.mask, queue.buckets, j0, 'mark') });
   else out.fixed.push(`meta mark set 0x${hex(j0)}`);
   return out;
 }
@@ -532,6 +532,11 @@ class MaskObjects {
     body.push([...a.fixed, tail].join(' '));
     this.ruleChains.push([chainName, body]);
     return [`jump ${chainName}`];
+  }
+
+  /** The chains and maps made: what the next plan removes if it has no use for them. */
+  made(): NftObjects {
+    return { chains: [...this.targets.keys(), ...this.ruleChains.map(([name]) => name)], maps: [...this.targets.keys()] };
   }
 
   /** Declarations (maps, then every chain declared empty), then flushes and fills: one transaction leaves them exactly as planned. */
@@ -595,7 +600,7 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
   });
   const counters = (profile?.rules ?? []).map((rule, i) => `\tcounter ${counterName(rule, i)} { }`);
   const objects = masks.script(NFT_TABLE);
-  const made: NftObjects = { chains: [...masks.targets.keys(), ...masks.ruleChains.map(([name]) => name)], maps: [...masks.targets.keys()] };
+  const made = masks.made();
   // no rules and nothing denied: the bridge forwards as if picowire were not there, and no chain
   // hooks the packets (the hook alone cost about a tenth of the throughput under TCG). A profile with
   // rules brings the chain back in one transaction; until it commits, the new chain applies only its

@@ -11,7 +11,7 @@ import { BIN, BRIDGE, DHCP_SCRIPT, FILES } from './paths.ts';
 import { PORTS } from './plan.ts';
 
 /** Offloads turned off on the ports (a feature a NIC lacks is "off [fixed]", which ethtool accepts). */
-export const OFFLOADS = ['gro', 'gso', 'tso', 'lro', 'rx-gro-hw'] as const;
+const OFFLOADS = ['gro', 'gso', 'tso', 'lro', 'rx-gro-hw'] as const;
 
 /** A network interface backed by a device (virtual ones such as lo and br0 are not NICs). */
 export interface Nic {

@@ -7,7 +7,7 @@ import type { Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
 import { BIN } from './paths.ts';
-import { instanceHandles, layout, maskTargetName, NFT_TABLE, PORTS, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
+import { instanceHandles, layout, NFT_TABLE, pipeMaskName, PORTS, queueMaskName, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
 
 interface Context {
   run: Runner;
@@ -107,7 +107,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
         const status: PipeStatus = {
           pipe: name,
           instance: i,
-          ...(pipe.mask && { keys: keysOf(maskTargetName('pipe', String(base), pipe.mask), 0x10000 + parseInt(h.classid.slice(2), 16)) }),
+          ...(pipe.mask && { keys: keysOf(pipeMaskName(base, pipe.mask), h.priority) }),
           port,
           packets: out?.packets ?? 0,
           bytes: out?.bytes ?? 0,
@@ -130,7 +130,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
               status.queues.push({
                 queue: m.queue ?? `(pipe ${name})`,
                 instance: m.instance,
-                ...(qmask && { keys: keysOf(maskTargetName('queue', `${base}_${where.queueBase.get(m.queue!)!}`, qmask), m.j) }),
+                ...(qmask && { keys: keysOf(queueMaskName(base, where.queueBase.get(m.queue!)!, qmask), m.j) }),
                 packets: leaf.packets ?? 0,
                 bytes: leaf.bytes ?? 0,
                 overflowDrops: leaf.drops ?? 0,

@@ -13,7 +13,7 @@ import { writeManifest } from './manifest.ts';
 import { loadRecipe } from './load.ts';
 import { assembleRootfs } from './rootfs.ts';
 import type { BootArtifacts } from './types.ts';
-import { BOOT_PARAMS, kernelCmdline } from '../outputs/cmdline.ts';
+import { BOOT_PARAMS } from '../outputs/cmdline.ts';
 
 export interface BuildOptions {
   /** where images go (images/) */
@@ -61,7 +61,8 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
     const boot: BootArtifacts = {
       kernel: rootfs.kernel,
       initrd,
-      cmdline: kernelCmdline([BOOT_PARAMS, recipe.cmdline].filter(Boolean).join(' ')),
+      // each output puts the consoles in front (kernelCmdline), as the boot loader it writes needs
+      cmdline: [BOOT_PARAMS, recipe.cmdline].filter(Boolean).join(' '),
     };
     const profileJson = JSON.stringify(recipe.profile, null, 2) + '\n';
     const written: string[] = [];

@@ -7,7 +7,7 @@ import { stableSerial } from './ids.ts';
 
 /** The volume label the agent looks for. No other filesystem of an image carries it. */
 export const CONFIG_LABEL = 'PICOWIRE';
-/** 256 KiB: a profile with a 1000-sample empirical delay table is about 30 KB, and every KiB here is a KiB of the ISO. */
+/** 256 KiB: a profile with a 1000-sample empirical delay table is 34 KB as compact JSON, 84 KB indented, and every KiB here is a KiB of the ISO. */
 export const CONFIG_SIZE_KIB = 256;
 
 /** What README.txt on the partition says. */
