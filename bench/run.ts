@@ -21,6 +21,10 @@ interface BootTime {
   uptimeS: number;
   /** seconds the kernel spent unpacking the initramfs */
   unpackS: number;
+  /** kernel uptime at each milestone on the way: /init runs, node is started, the agent's main() runs */
+  initS: number;
+  nodeS: number;
+  mainS: number;
 }
 
 /** Boots once and reads the milestones the guest left in its kernel log. */
@@ -28,11 +32,18 @@ async function timeBoot(image: string, mode: BootMode): Promise<BootTime> {
   const vm = await boot({ mode, image, nics: [{ user: true }, { user: true }] });
   try {
     const { atMs } = await vm.waitFor(/picowire: applied profile \S+\r?\n/, 300_000);
-    vm.send('dmesg | grep -E "Trying to unpack|Freeing initrd|picowire: agent ready"\n');
+    vm.send('dmesg | grep -E "Trying to unpack|Freeing initrd|Run /init|picowire: agent"\n');
     const ready = await vm.waitFor(/\[\s*([\d.]+)\] picowire: agent ready/, 60_000);
     const at = (re: RegExp) => Number(vm.console.match(re)?.[1] ?? NaN);
     const unpackS = at(/\[\s*([\d.]+)\] Freeing initrd/) - at(/\[\s*([\d.]+)\] Trying to unpack/);
-    return { wallS: atMs / 1000, uptimeS: Number(ready.match[1]), unpackS };
+    return {
+      wallS: atMs / 1000,
+      uptimeS: Number(ready.match[1]),
+      unpackS,
+      initS: at(/\[\s*([\d.]+)\] Run \/init/),
+      nodeS: at(/\[\s*([\d.]+)\] picowire: agent starting/),
+      mainS: at(/\[\s*([\d.]+)\] picowire: agent main started/),
+    };
   } finally {
     await vm.stop();
   }
@@ -49,6 +60,17 @@ async function buildVariant(dir: string, name: string, override: Record<string, 
 }
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+/** Where the uptime at agent ready goes, as medians over every boot: the kernel, rcS, node's own start, the agent's work. */
+function bootTimeline(runs: BootTime[]): Record<string, number> {
+  const part = (f: (r: BootTime) => number) => round(median(runs.map(f).filter(Number.isFinite)));
+  return {
+    'kernel to /init': part((r) => r.initS),
+    '/init to node started (rcS)': part((r) => r.nodeS - r.initS),
+    "node started to the agent's main()": part((r) => r.mainS - r.nodeS),
+    'main() to profile applied': part((r) => r.uptimeS - r.mainS),
+  };
+}
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
 async function main(): Promise<void> {
@@ -66,10 +88,12 @@ async function main(): Promise<void> {
     for (const f of ['bench.iso', 'bench.img', 'bench.qcow2', 'bench-pxe/initrd.img', 'bench-pxe/vmlinuz']) sizes[f.replace('bench', 'default')] = mb((await stat(join(images, f))).size);
 
     const boots: { output: string; mode: BootMode; wallS: number; uptimeS: number; unpackS: number }[] = [];
+    const timelines: BootTime[] = [];
     for (const [file, modes] of bootClaims('bench')) {
       for (const mode of modes) {
         const runs: BootTime[] = [];
         for (let i = 0; i < REPEAT; i++) runs.push(await timeBoot(join(images, file), mode));
+        timelines.push(...runs);
         const row = { output: file.replace('bench', 'default'), mode, wallS: round(median(runs.map((r) => r.wallS))), uptimeS: round(median(runs.map((r) => r.uptimeS))), unpackS: round(median(runs.map((r) => r.unpackS))) };
         console.log(`   ${row.output} ${mode}: applied at ${row.wallS} s wall, agent ready at ${row.uptimeS} s uptime`);
         boots.push(row);
@@ -102,6 +126,7 @@ async function main(): Promise<void> {
       sizesMB: sizes,
       initramfsPartsMB: Object.fromEntries(manifest.initramfs.map((p) => [p.name, mb(p.bytes)])),
       boots,
+      timeline: bootTimeline(timelines),
       compression,
     };
     await writeFile(join(REPO, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
@@ -113,7 +138,7 @@ async function main(): Promise<void> {
 }
 
 /** Replaces the table between the bench markers in README.md with these results. */
-async function updateReadme(r: { date: string; machine: { cpus: number; model?: string }; build: { coldS: number; warmS: number }; sizesMB: Record<string, number>; boots: { output: string; mode: string; wallS: number; uptimeS: number }[]; compression: { compression: string; isoMB: number; initrdMB: number; unpackS: number; uptimeS: number }[] }): Promise<void> {
+async function updateReadme(r: { date: string; machine: { cpus: number; model?: string }; build: { coldS: number; warmS: number }; sizesMB: Record<string, number>; boots: { output: string; mode: string; wallS: number; uptimeS: number }[]; timeline: Record<string, number>; compression: { compression: string; isoMB: number; initrdMB: number; unpackS: number; uptimeS: number }[] }): Promise<void> {
   const lines = [
     `Measured ${r.date.slice(0, 10)} on ${r.machine.cpus} cores (${r.machine.model}), QEMU under TCG; medians of ${REPEAT} runs.`,
     '',
@@ -129,6 +154,10 @@ async function updateReadme(r: { date: string; machine: { cpus: number; model?: 
     `| output | boot mode | QEMU start to applied line (s) | kernel uptime at agent ready (s), target <= 6 |`,
     `| --- | --- | --- | --- |`,
     ...r.boots.map((b) => `| ${b.output} | ${b.mode} | ${b.wallS} | ${b.uptimeS} |`),
+    '',
+    `| where the uptime at agent ready goes (medians over all boots) | s |`,
+    `| --- | --- |`,
+    ...Object.entries(r.timeline).map(([what, s]) => `| ${what} | ${s} |`),
     '',
     `| initramfs compression | ISO MB | initrd MB | unpack at boot (s) | agent ready (s uptime) |`,
     `| --- | --- | --- | --- | --- |`,

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const sessions = { tc: tcSession([BIN.tc]), nft: nftSession([BIN.nft]) };
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
   trace?.(`${Math.round(performance.now())} ms: main started`);
+  void markKernelLog(ctx.root, 'agent main started');
   await modulesLoaded(ctx.root);
   trace?.(`${Math.round(performance.now())} ms: modules loaded`);
   // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on

@@ -64,3 +64,15 @@ testNeeding(['qemu', 'image'], 'a third NIC is management: it gets an address by
     await vm.stop();
   }
 });
+
+testNeeding(['qemu', 'image'], 'the kernel keeps time by the TSC: under TCG its sync check fails and the HPET it falls back to costs an MMIO exit per read', async (t) => {
+  const vm = await boot({ mode: 'direct', image: join(IMAGES, 'default-pxe'), nics: twoPorts });
+  try {
+    await vm.waitFor(APPLIED('passthrough'), 240_000);
+    vm.send('\necho CLOCK-$((40+2)) $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\n');
+    const clock = await vm.waitFor(/CLOCK-42 (\S+)\r?\n/, 60_000);
+    t.is(clock.match[1], 'tsc');
+  } finally {
+    await vm.stop();
+  }
+});
