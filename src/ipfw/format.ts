@@ -11,6 +11,7 @@
 // form; ports are written as `src-port`/`dst-port` options, which ipfw takes with any protocol.
 // Values are written as the profile has them, without spaces ("256 Kbit/s" → 256Kbit/s), so
 // parseIpfw(formatIpfw(p)) gives p back for what ipfw can say.
+import { nextRuleNumber } from '../profile/resolve.ts';
 import type { Mask, Pipe, Profile, QueueSpec, Rule } from '../profile/schema.ts';
 
 /** Fields of a pipe ipfw has no words for. */
@@ -65,7 +66,7 @@ export function formatIpfw(profile: Profile): string {
 
   let previous = 0;
   rules.forEach((rule, i) => {
-    const number = rule.number ?? previous + 100;
+    const number = rule.number ?? nextRuleNumber(previous);
     previous = number;
     const action = rule.action ?? (rule.pipe !== undefined ? 'pipe' : rule.queue !== undefined ? 'queue' : undefined);
     const words = ['ipfw', 'add', String(number)];

@@ -183,7 +183,7 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
     if (!isObject(raw)) return;
     const rule = resolveRuleAt(raw, `${ROOT}.rules[${i}]`, { pipes: rawPipes, queues: rawQueues }, errors);
     ipv6Conflict(rule, pipes, queues, `${ROOT}.rules[${i}]`, errors);
-    rule.number = isNumber(raw.number) ? raw.number : Math.min(last + 100, 65535);
+    rule.number = isNumber(raw.number) ? raw.number : nextRuleNumber(last);
     last = rule.number;
     rules.push(rule);
   });
@@ -490,6 +490,15 @@ function validIpv6(item: string): boolean {
   const hexGroups = v4 ? groups.slice(0, -1) : groups;
   const count = hexGroups.length + (v4 ? 2 : 0);
   return hexGroups.every((g) => /^[0-9a-f]{1,4}$/i.test(g)) && (halves.length === 2 ? count < 8 : count === 8);
+}
+
+/**
+ * The number of a rule written without one, after a rule numbered `last`: as FreeBSD's `ipfw add`
+ * numbers it, the last one plus 100 while that stays below the default rule 65535, else the last
+ * one again (rules with one number keep the order they were written in).
+ */
+export function nextRuleNumber(last: number): number {
+  return last < 65535 - 100 ? last + 100 : last;
 }
 
 /** A port match as nft set items ("22", "1000-2000"); undefined for "any". */

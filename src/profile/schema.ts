@@ -169,7 +169,7 @@ export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
 /** What a rule does with the traffic it matches; rules are tried in order of number, the first that matches wins, as in ipfw. */
 export const RuleSchema = Type.Object(
   {
-    /** ipfw's rule number, 1 to 65535; rules run in ascending order (a rule without one gets the previous one's plus 100, as `ipfw add`) */
+    /** ipfw's rule number, 1 to 65535; rules run in ascending order (a rule without one gets the previous one's plus 100, or the same number from 65435 on, as `ipfw add`) */
     number: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'a rule number from 1 to 65535' })),
     /** default: "pipe" when the rule names a pipe, "queue" when it names a queue */
     action: Type.Optional(Type.Union(ACTIONS.map((a) => Type.Literal(a)))),

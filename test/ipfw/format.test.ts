@@ -1,6 +1,7 @@
 import test from 'ava';
 import { formatIpfw, parseIpfw } from '../../src/ipfw/index.ts';
 import type { Pipe, Profile, Rule } from '../../src/profile/schema.ts';
+import { resolveProfile } from '../../src/profile/resolve.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
 import { random } from '../helpers/random.ts';
 import { SEED_2_2, SEED_2_3 } from '../helpers/seed.ts';
@@ -225,4 +226,18 @@ test('round trip on generated profiles of what ipfw expresses', (t) => {
     const p: Profile = { name: `generated-${i}`, pipes, rules, ...(next() < 0.3 && { default: 'deny' as const }) };
     t.deepEqual(parseIpfw(formatIpfw(p), p.name), p, formatIpfw(p));
   }
+});
+
+test('700 rules without numbers are numbered as ipfw add numbers them: +100 while below 65435, then the last number again', (t) => {
+  const profile: Profile = { name: 'many', pipes: { p: { delay: '1ms' } }, rules: Array.from({ length: 700 }, (_, i): Rule => ({ pipe: 'p', dstPort: 1000 + i })) };
+  const numbers = formatIpfw(profile).match(/^ipfw add \d+/gm)!.map((l) => Number(l.split(' ')[2]));
+  t.is(numbers.length, 700);
+  t.deepEqual(numbers.slice(0, 2), [100, 200]);
+  t.is(numbers[653], 65400);
+  t.deepEqual(numbers.slice(654), Array(46).fill(65500));
+  // the planner numbers them the same, so a profile and its ipfw form order the rules alike
+  const { profile: resolved, errors } = resolveProfile(profile);
+  t.deepEqual(errors, []);
+  t.deepEqual(resolved.rules.map((r) => r.number), numbers);
+  t.deepEqual(parseIpfw(formatIpfw(profile), 'many').rules!.map((r) => r.number), numbers);
 });
