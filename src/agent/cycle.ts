@@ -5,6 +5,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
+import type { Checked } from '../common/describe.ts';
 import { validateProfile } from '../profile/validate.ts';
 import { applyProfile, currentState } from './apply.ts';
 import { trace, type Batcher, type Runner } from './exec.ts';
@@ -40,19 +41,28 @@ export interface Outcome {
   errors: string[];
 }
 
-/** Reads the sources (unless given what they hold) and puts their profile in force; returns the profile in force afterwards. */
-export async function refresh(ctx: Context, inForce: Profile | null, given: { found?: Found; state?: KernelState } = {}): Promise<Profile | null> {
+/**
+ * Reads the sources (unless given what they hold) and puts their profile in force; returns the
+ * profile in force afterwards. `given.checked` is checkFound(given.found), done ahead (at boot, while
+ * the tools set the ports up).
+ */
+export async function refresh(ctx: Context, inForce: Profile | null, given: { found?: Found; checked?: Checked<Profile>; state?: KernelState } = {}): Promise<Profile | null> {
   const found = given.found ?? (await findProfile({ ...ctx, warn: (line) => ctx.say(`warning: ${line}`) }));
-  return (await consider(ctx, inForce, found, given.state)).inForce;
+  return (await consider(ctx, inForce, found, given.state, given.found ? given.checked : undefined)).inForce;
 }
 
-/** Checks a found profile and puts it in force, unless it already is; a rejected one leaves `inForce` in force. */
-export async function consider(ctx: Context, inForce: Profile | null, found: Found, knownState?: KernelState): Promise<Outcome> {
-  ctx.say(`profile from ${found.source}`);
-  if ('error' in found) return reject(ctx, [found.error], inForce);
+/** A found profile checked: why it could not be read, or what validation says of it. */
+export function checkFound(found: Found): Checked<Profile> {
+  if ('error' in found) return { ok: false, errors: [found.error] };
   const started = performance.now();
   const checked = validateProfile(found.value);
   trace?.(`${Math.round(started)} ms: validated in ${Math.round(performance.now() - started)} ms`);
+  return checked;
+}
+
+/** Checks a found profile (unless given checkFound's verdict) and puts it in force, unless it already is; a rejected one leaves `inForce` in force. */
+export async function consider(ctx: Context, inForce: Profile | null, found: Found, knownState?: KernelState, checked = checkFound(found)): Promise<Outcome> {
+  ctx.say(`profile from ${found.source}`);
   if (!checked.ok) return reject(ctx, checked.errors, inForce);
   const profile = checked.value;
   try {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { applyNft, readKernelState } from './apply.ts';
 import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
-import { consider, refresh, readCurrent, type Context } from './cycle.ts';
+import { checkFound, consider, refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run, trace } from './exec.ts';
 import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
 import { nftSession, tcSession } from './session.ts';
@@ -55,13 +55,15 @@ async function main(): Promise<void> {
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
   const warn = (line: string) => say(`warning: ${line}`);
   const found = findProfile({ ...ctx, warn });
+  // checked as soon as it is read: the node thread is otherwise idle while the tools set the ports up
+  const checked = found.then(checkFound);
   let inForce = await readCurrent(ctx.root);
   // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
   const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
   // nothing crosses the wire until a profile is in force: the ports come up after this
   const closed = inForce ? Promise.resolve() : applyNft(plan(null, { qdiscs: [] }).nft, ctx).then((error) => error && say(`warning: cannot close the bridge: ${error}`));
   await setupPorts({ ...ctx, launch, closed });
-  inForce = await refresh(ctx, inForce, { found: await found, state: await state.catch(() => undefined) });
+  inForce = await refresh(ctx, inForce, { found: await found, checked: await checked, state: await state.catch(() => undefined) });
   say(`ready ${Math.round(performance.now())} ms after node started`);
   await markKernelLog(ctx.root, 'agent ready');
 

@@ -117,23 +117,23 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
   }
   const { a, b, management } = choice;
   ctx.say(`ports: a=${a.name} (${a.mac}) b=${b.name} (${b.mac})${management.length ? ` management: ${describe(management)}` : ''}`);
-  // offloads by the NICs' present names, while the bridge is being closed (each tool takes ~0.1-0.2 s under TCG);
-  // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
-  await Promise.all([
-    ...[a, b].map(async (nic) => {
-      // rx-gro-hw too: virtio-net (and NICs that aggregate in hardware) otherwise hand over the host's
-      // TSO segments whole, and the pipes would count, queue and lose 64 KB lumps, not frames
+  // offloads by the NICs' present names, while the bridge is closed and built (each tool takes
+  // ~0.1-0.2 s under TCG): nothing crosses it before a profile is in force, which waits for them.
+  // rx-gro-hw too: virtio-net (and NICs that aggregate in hardware) otherwise hand over the host's
+  // TSO segments whole, and the pipes would count, queue and lose 64 KB lumps, not frames
+  const offloads = Promise.all(
+    [a, b].map(async (nic) => {
       const r = await ctx.run(BIN.ethtool, ['-K', nic.name, ...OFFLOADS.flatMap((f) => [f, 'off'])]);
       if (r.code !== 0) ctx.say(`warning: offloads on ${nic.name} may stay on: ${firstLines(r.stderr)}`);
     }),
-    ...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)),
-    ctx.closed,
-  ]);
+  );
+  // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
+  await Promise.all([...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)), ctx.closed]);
   // -force: a line that fails (say, a port already enslaved) does not stop the rest
   const bridgeExists = existsSync(join(ctx.root, FILES.net, BRIDGE));
   const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
-  await Promise.all(management.map((nic) => startDhcp(ctx, nic.name)));
+  await Promise.all([offloads, ...management.map((nic) => startDhcp(ctx, nic.name))]);
   return choice;
 }
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { readCurrent, refresh } from '../../src/agent/cycle.ts';
+import { checkFound, readCurrent, refresh } from '../../src/agent/cycle.ts';
 import type { Runner } from '../../src/agent/exec.ts';
 import { FILES } from '../../src/agent/paths.ts';
 import { plan, type TcQdisc } from '../../src/agent/plan.ts';
@@ -59,6 +59,21 @@ test('a bad profile is rejected with every error on one line, and the previous o
   );
   t.false(calls.includes('/sbin/tc -batch'));
   t.is(await readCurrent(root), null);
+});
+
+test('a verdict reached ahead (at boot, while the ports are set up) is the one refresh acts on, for the profile it was reached for', async (t) => {
+  const { ctx, said } = await setup(good);
+  const found = { source: '/etc/picowire/profile.json', value: { ...good, pipes: { up: { plr: 3 } } } };
+  const checked = checkFound(found);
+  t.false(checked.ok);
+  t.is(await refresh(ctx, null, { found, checked }), null);
+  t.deepEqual(said, ['profile from /etc/picowire/profile.json', 'rejected profile: profile.pipes.up.plr: 3 must be <= 1; allowed: packet loss rate: a probability from 0 to 1, such as 0.01']);
+  // without the profile it was reached for, a verdict is ignored: the sources are read and checked again
+  t.deepEqual(await refresh(ctx, null, { checked }), good);
+});
+
+test('a source that could not be read is rejected with its reason', (t) => {
+  t.deepEqual(checkFound({ source: 'fw_cfg', error: 'fw_cfg: not JSON' }), { ok: false, errors: ['fw_cfg: not JSON'] });
 });
 
 test('a respawned agent whose profile is already in the kernel touches nothing', async (t) => {

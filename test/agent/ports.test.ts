@@ -130,6 +130,29 @@ test('setup turns offloads off on both ports, waits for the bridge to be closed,
   t.deepEqual(said, ['ports: a=eth0 (52:54:00:00:00:01) b=eth1 (52:54:00:00:00:02) management: eth2 52:54:00:00:00:03']);
 });
 
+test('the bridge is built while the offloads are being turned off, and setup ends only once they are off', async (t) => {
+  const root = await fakeSysfs([
+    { name: 'eth0', mac: '52:54:00:00:00:01', pci: '0000:00:03.0' },
+    { name: 'eth1', mac: '52:54:00:00:00:02', pci: '0000:00:04.0' },
+  ]);
+  const calls: string[] = [];
+  let finishEthtool!: () => void;
+  const ethtoolDone = new Promise<void>((r) => (finishEthtool = r));
+  const run: Runner = async (cmd, args) => {
+    calls.push(cmd);
+    if (cmd.endsWith('ethtool')) await ethtoolDone;
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  let done = false;
+  const setup = setupPorts({ root, run, launch: () => undefined, say: () => undefined, closed: Promise.resolve() }).then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(calls, ['/sbin/ethtool', '/sbin/ethtool', '/sbin/ip'], 'ip ran while ethtool had not finished');
+  t.false(done, 'setup ended before the offloads were off');
+  finishEthtool();
+  await setup;
+  t.true(done);
+});
+
 test('a broken ports.json is reported and the ports are chosen by PCI order', async (t) => {
   const root = await fakeSysfs(
     [
