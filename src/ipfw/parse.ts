@@ -39,7 +39,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { UserError } from '../common/errors.ts';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS, parseBandwidth, parseDuration, parseQueue, parseSize } from '../profile/units.ts';
-import { PROTOCOLS, type Mask, type Pipe, type Profile, type Protocol, type QueueSpec, type Rule, type Scheduler } from '../profile/schema.ts';
+import type { Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
+import { PROTOCOLS } from '../profile/words.ts';
 
 export const COMMANDS_ALLOWED =
   'add, delete N, flush, pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, enable, disable';

@@ -5,7 +5,8 @@
 // wrong type is the schema's to report, and is skipped here — so structural and semantic errors are
 // reported together and a user fixes a profile in one round.
 import { pointerToPath, show } from '../common/describe.ts';
-import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS, type Distribution, type Port, type Scheduler } from './schema.ts';
+import type { Distribution, Port, Scheduler } from './schema.ts';
+import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
 
 export const ROOT = 'profile';

@@ -9,6 +9,9 @@
 // of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
+import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+
+export { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS };
 
 export const PROFILE_SCHEMA_ID = 'https://picowire.dev/schema/profile-v1.json';
 
@@ -26,9 +29,6 @@ const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
 });
 const Probability = (what: string) => Type.Number({ minimum: 0, maximum: 1, description: `${what}: a probability from 0 to 1, such as 0.01` });
 
-export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as const;
-export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const;
-export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
 
 /** Random extra delay on top of `delay`, as netem's jitter. */
 const JitterSchema = Type.Object(
@@ -164,7 +164,6 @@ const ProtocolName = Type.Union([...PROTOCOLS.map((p) => Type.Literal(p)), Type.
   description: `${PROTOCOLS.join(', ')} or an IP protocol number 0-255`,
 });
 
-export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
 
 /** What a rule does with the traffic it matches; rules are tried in order of number, the first that matches wins, as in ipfw. */
 export const RuleSchema = Type.Object(
