@@ -6,7 +6,7 @@
 // The hosts' TCP buffers are raised to 32 MB for this step, as anyone measuring a long fat path
 // does: Linux's default tcp_wmem maximum of 4 MB holds about 2 MB of data in flight once the
 // socket's overhead is counted, less than the 2.5 MB the path holds, so the sender, not the link,
-// set the pace (69.7 % of ideal with 4 MB, 96 % with 32 MB, in one boot on this 2-core EPYC).
+// set the pace (65–71 % of ideal with 4 MB, 96 % with 32 MB, in scratch boots on this 2-core EPYC).
 import { runOnConsole } from '../../src/lab/console.ts';
 import { iperf3Tcp } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
