@@ -83,6 +83,20 @@ test('planner: the seed\'s per-/24 shaper marks the pipe instance by /24 and the
   t.snapshot(result.tc.filter((l) => / dev a /.test(l)).join('\n'), 'tc lines for port a');
 });
 
+test('planner: no two QFQ classes share a weight and a maximum packet size, which would make the kernel serve them as one aggregate, several packets at a turn', (t) => {
+  const p = profile({
+    name: 'many',
+    pipes: { '5': { bw: '1Mbit/s', scheduler: 'qfq' } },
+    queues: { '1': { pipe: '5', weight: 10, mask: { srcIp: '/32' } }, '2': { pipe: '5', weight: 10, mask: { dstIp: '/32' }, buckets: 64 } },
+    rules: [{ from: 'b', dstPort: 22, queue: '1' }, { from: 'b', queue: '2' }],
+  });
+  const classes = plan(p, fresh).tc.filter((l) => / dev a .* qfq /.test(l)).map((l) => l.replace(/.* qfq /, ''));
+  t.is(classes.length, 1 + 16 + 64, 'the pipe\'s own class and one per queue instance');
+  t.is(new Set(classes).size, classes.length, classes.join('; '));
+  for (const c of classes) t.regex(c, /^weight (1|10) maxpkt (\d+)$/);
+  t.true(classes.every((c) => Number(c.split(' ').pop()) >= 1518 && Number(c.split(' ').pop()) <= 65536), 'each at least a VLAN-tagged full frame, within QFQ\'s 64 KiB');
+});
+
 test('planner: rule matches — protocols, address lists, not, port lists and ranges, probability, numbered order, default deny', (t) => {
   const p = profile({
     name: 'matches',
