@@ -458,12 +458,18 @@ const maskValue = (field: MaskField, n: number) => (MASK_EXPR[field].width === 3
 
 /** Room in an instance map: distinct keys remembered (those beyond the pool share its instances). */
 const MAP_SIZE = 65536;
+/** A key idle this long leaves its map (dummynet expires idle flow queues too), so the map keeps room for new ones. */
+export const MASK_IDLE_TIMEOUT_S = 60;
 
 /**
  * A masked pipe or queue: the nft map from masked key to instance, filled by the packets
  * themselves. The first packet of a key the map lacks adds it with the next free instance
  * (`numgen inc`, counting from 0), so the first `pool` distinct keys get an instance each, in the
  * order they appear, as dummynet makes them; later keys take the instances again from the first.
+ * Each packet of a known key renews its element's timeout; a key idle for MASK_IDLE_TIMEOUT_S is
+ * forgotten, and comes back (if it does) with the next instance. Should the map still fill up, a
+ * key it cannot take is hashed onto the instances instead (the same one for every packet of the
+ * key), rather than leave the pipe: before, such packets fell through to the rules after.
  * The chain that does it is shared by every rule into the target, so its counter is too.
  */
 interface MaskedTarget {
@@ -488,11 +494,17 @@ function maskedTarget(name: string, mask: ResolvedMask, pool: number, first: num
       return whole ? expr : fields.length > 1 ? `(${expr} & ${maskValue(field, bits)})` : `${expr} & ${maskValue(field, bits)}`;
     })
     .join(' . ');
-  const set = `meta ${meta} set ${key} map @${name} return`;
+  const set = `meta ${meta} set ${key} map @${name}`;
+  const instances = `mod ${pool} offset 0x${hex(first)}`;
   return {
     name,
-    decl: `	map ${name} { type ${fields.map(([f]) => MASK_EXPR[f].type).join(' . ')} : ${meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic; }`,
-    chain: [set, `add @${name} { ${key} : numgen inc mod ${pool} offset 0x${hex(first)} }`, set],
+    decl: `	map ${name} { type ${fields.map(([f]) => MASK_EXPR[f].type).join(' . ')} : ${meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic,timeout; timeout ${MASK_IDLE_TIMEOUT_S}s; }`,
+    chain: [
+      `${set} update @${name} { ${key} : meta ${meta} } return`,
+      `add @${name} { ${key} : numgen inc ${instances} }`,
+      `${set} return`,
+      `meta ${meta} set jhash ${key} ${instances} return`,
+    ],
   };
 }
 

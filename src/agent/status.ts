@@ -175,8 +175,11 @@ export interface MapElement {
 /** The mask maps' elements from `nft -j list table ...` (`[key, value]` pairs; a key of several fields is a concat). */
 export function nftMaps(json: string): Map<string, MapElement[]> {
   const out = new Map<string, MapElement[]>();
-  type Key = string | number | { concat: (string | number)[] };
-  const key = (k: Key) => (typeof k === 'object' ? k.concat.join(' . ') : String(k));
+  type Plain = string | number | { concat: (string | number)[] };
+  // an element with a timeout comes wrapped: { elem: { val, expires } }
+  type Key = Plain | { elem: { val: Plain } };
+  const plain = (k: Plain) => (typeof k === 'object' ? k.concat.join(' . ') : String(k));
+  const key = (k: Key) => (typeof k === 'object' && 'elem' in k ? plain(k.elem.val) : plain(k));
   // classid "1:10" → 0x10010; marks come as numbers
   const value = (v: string | number) => (typeof v === 'number' ? v : v.split(':').reduce((n, part) => n * 0x10000 + parseInt(part, 16), 0));
   try {

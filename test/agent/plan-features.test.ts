@@ -42,7 +42,9 @@ test('planner: a mask gives each distinct key an instance of its own, the first 
   const nft = plan(p, fresh).nft;
   t.snapshot(nft, 'nft');
   t.is(portB(p).filter((l) => l.includes('netem rate 1000000bit')).length, 4, 'four instances');
-  t.regex(nft, /map pipe0_srcip \{ type ipv4_addr : classid; size 65536; flags dynamic; \}/);
+  t.regex(nft, /map pipe0_srcip \{ type ipv4_addr : classid; size 65536; flags dynamic,timeout; timeout 60s; \}/, 'a key idle for 60 s leaves the map');
+  t.regex(nft, /meta priority set ip saddr & 255\.255\.255\.0 map @pipe0_srcip update @pipe0_srcip \{ ip saddr & 255\.255\.255\.0 : meta priority \} return/, 'each packet of a known key renews it');
+  t.regex(nft, /meta priority set jhash ip saddr & 255\.255\.255\.0 mod 4 offset 0x10010 return/, 'a key a full map cannot take is hashed onto the instances');
   t.regex(nft, /add @pipe0_srcip \{ ip saddr & 255\.255\.255\.0 : numgen inc mod 4 offset 0x10010 \}/, 'instances 1:10 to 1:13 in the order keys come');
   t.regex(nft, /flush map bridge picowire pipe0_srcip/, 'a new profile hands instances out afresh');
 });

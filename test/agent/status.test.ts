@@ -83,12 +83,14 @@ test('each masked instance shows the keys its map gave it, read from nft\'s JSON
     queues: { q: { pipe: 'p', weight: 10, mask: { srcIp: '/32', dstPort: '0xffff' }, buckets: 2 } },
     rules: [{ from: 'b', queue: 'q' }],
   };
-  // as nft 1.0.6 prints `nft -j list table bridge picowire`, with the maps the plan names
+  // as nft 1.0.6 prints `nft -j list table bridge picowire`, with the maps the plan names; an element
+  // of a map with a timeout comes wrapped in { elem: { val, expires } } (a plain one is read too)
+  const timed = (val: unknown, expires: number) => ({ elem: { val, expires } });
   const nft = JSON.stringify({
     nftables: [
       { metainfo: {} },
-      { map: { family: 'bridge', name: 'pipe0_srcip', table: 'picowire', type: 'ipv4_addr', map: 'classid', elem: [['198.18.2.0', '1:10'], ['198.18.18.0', '1:11'], ['198.18.40.0', '1:10']] } },
-      { map: { family: 'bridge', name: 'queue0_2_srcip_dstport', table: 'picowire', type: ['ipv4_addr', 'inet_service'], map: 'mark', elem: [[{ concat: ['198.18.18.2', 5001] }, 3]] } },
+      { map: { family: 'bridge', name: 'pipe0_srcip', table: 'picowire', type: 'ipv4_addr', map: 'classid', flags: ['timeout'], timeout: 60, elem: [[timed('198.18.2.0', 59), '1:10'], [timed('198.18.18.0', 12), '1:11'], ['198.18.40.0', '1:10']] } },
+      { map: { family: 'bridge', name: 'queue0_2_srcip_dstport', table: 'picowire', type: ['ipv4_addr', 'inet_service'], map: 'mark', flags: ['timeout'], timeout: 60, elem: [[timed({ concat: ['198.18.18.2', 5001] }, 41), 3]] } },
     ],
   });
   t.regex(plan(masked, { qdiscs: [] }).nft, /map pipe0_srcip \{[\s\S]*map queue0_2_srcip_dstport \{/, 'the names status reads are the plan\'s');
