@@ -26,7 +26,6 @@ async function buildVariant(dir: string, name: string, override: Record<string, 
   return (performance.now() - started) / 1000;
 }
 
-
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
 async function main(): Promise<void> {
