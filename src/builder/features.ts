@@ -17,7 +17,7 @@ export const FEATURES = {
    * a hardware random number generator, loaded before anything else: node's start waits in
    * getrandom() until the kernel's random pool is ready, and a CPU without RDRAND (QEMU's default
    * CPU model) gives it nothing; with the virtio-rng QEMU offers (the virtio bus, then its driver)
-   * the pool is ready 0.1 s into rcS instead of after the other modules (~4 s of uptime under TCG)
+   * the pool is ready ~0.25 s into rcS instead of after the other modules (~4 s of uptime under TCG)
    */
   entropy: ['virtio_pci', 'virtio_rng'],
   /** NICs of virtual machines */

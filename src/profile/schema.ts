@@ -29,7 +29,6 @@ const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
 });
 const Probability = (what: string) => Type.Number({ minimum: 0, maximum: 1, description: `${what}: a probability from 0 to 1, such as 0.01` });
 
-
 /** Random extra delay on top of `delay`, as netem's jitter. */
 const JitterSchema = Type.Object(
   {
@@ -163,7 +162,6 @@ const PortMatch = Type.Union([PortItem, Type.Array(PortItem, { minItems: 1 })], 
 const ProtocolName = Type.Union([...PROTOCOLS.map((p) => Type.Literal(p)), Type.Integer({ minimum: 0, maximum: 255 })], {
   description: `${PROTOCOLS.join(', ')} or an IP protocol number 0-255`,
 });
-
 
 /** What a rule does with the traffic it matches; rules are tried in order of number, the first that matches wins, as in ipfw. */
 export const RuleSchema = Type.Object(

@@ -308,7 +308,7 @@ testNeeding([...NEEDS], 'a masked pipe whose map of keys is full hashes a new ke
     const renewed = await expires();
     t.log(`the first key expires in ${aged} s after the spray, ${renewed} s after three more packets`);
     // without renewal it would only have aged further (the spray alone takes 13 s, so aged <= 47);
-    // reading it back over the console takes a few seconds (runs: 56 s)
+    // reading it back over the console takes a few seconds (runs: 55, 56 s)
     t.true(renewed > aged && renewed >= 45, 'a packet renews its key');
     const [took, couldNot] = [median(base.rttsMs), median(fresh.rttsMs)];
     t.log(`echo RTT median: ${ms(took)} on a key the map took, ${ms(couldNot)} on one it could not (${base.received} and ${fresh.received} of 20 came back)`);
