@@ -201,15 +201,22 @@ testNeeding([...NEEDS], "a 10-packet queue at 1 Mbit/s overflows under 3 Mbit/s:
   });
 });
 
-testNeeding([...NEEDS], 'plr 0.02 one way: ping loss over 2400 pings falls in the 99 % binomial interval', async (t) => {
+testNeeding([...NEEDS], 'plr 0.02 one way: ping loss over 2400 pings falls in the 99.9 % binomial interval, and picowire status counts each loss as random', async (t) => {
   const profile = json({ name: 'plr2', pipes: { up: { plr: 0.02 } }, rules: [{ from: 'a', pipe: 'up' }] });
-  await withLab(PXE, 'direct', profile, async (lab) => {
-    // runs: 49, 48, 52 lost of 2400 (expected 48; the 99 % interval is [31, 67])
+  await withLab(PXE, 'direct', profile, async (lab, vm) => {
+    const before = await pipeCounters(vm, 'up');
     const ping = await pingRtt(lab.left, lab.right, { count: 2400, intervalS: 0.005 });
+    const after = await pipeCounters(vm, 'up');
     const lost = ping.sent - ping.received;
-    const [lo, hi] = binomialInterval(ping.sent, 0.02, 0.99);
-    t.log(`${lost} of ${ping.sent} lost (${((lost / ping.sent) * 100).toFixed(2)} %), 99 % interval [${lo}, ${hi}]`);
+    const random = after.randomDrops - before.randomDrops;
+    // runs: 49, 48, 52, 41 and (CI) 29 lost of 2400; expected 48. At 99 % a working pipe fails one
+    // run in a hundred, and CI failed on 29 so; the 99.9 % interval is [27, 72]
+    const [lo, hi] = binomialInterval(ping.sent, 0.02, 0.999);
+    t.log(`${lost} of ${ping.sent} lost (${((lost / ping.sent) * 100).toFixed(2)} %), 99.9 % interval [${lo}, ${hi}]; status: ${random} random, ${after.overflowDrops - before.overflowDrops} overflow`);
     t.true(lost >= lo && lost <= hi, `${lost} lost, outside [${lo}, ${hi}]`);
+    // each lost echo request was dropped by the pipe's random loss, not elsewhere; an ARP request
+    // from the left host crosses the pipe too and may be dropped without costing a ping
+    t.true(random >= lost && random <= lost + 2, `the pipe counts ${random} random drops for ${lost} lost pings`);
   });
 });
 
