@@ -14,7 +14,7 @@ export default defineRecipe({
   libraries: ['libstdc++6', 'libgcc-s1'],
   // the agent uses no Intl: ICU's data is trimmed to English, 8 MB less image (src/builder/squashfs.ts)
   node: { version: '22.x', icu: 'en' },
-  features: ['bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc'],
+  features: ['entropy', 'bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc'],
   // until a profile arrives from the command line, fw_cfg or the config partition: a plain wire
   profile: { name: 'passthrough', pipes: {}, rules: [] },
   outputs: ['iso', 'img', 'qcow2', 'pxe'],

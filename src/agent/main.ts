@@ -14,12 +14,14 @@ import { launch, run, trace } from './exec.ts';
 import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
 import { nftSession, tcSession } from './session.ts';
 import { plan } from './plan.ts';
-import { setupPorts } from './ports.ts';
+import { createBridge, setupPorts, waitForwarding } from './ports.ts';
 import { findProfile } from './sources.ts';
 import { readStatus } from './status.ts';
 import { watchConfigPartition } from './watch.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
+// how long the boot waits for the ports' links before it goes on without them
+const PORT_LINK_WAIT_MS = 5000;
 
 /** A milestone in the kernel log, stamped with the kernel's uptime (the boot benchmark reads it); best effort. */
 async function markKernelLog(root: string, what: string): Promise<void> {
@@ -61,8 +63,17 @@ async function main(): Promise<void> {
   // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
   const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
   // nothing crosses the wire until a profile is in force: the ports come up after this
-  const closed = inForce ? Promise.resolve() : applyNft(plan(null, { qdiscs: [] }).nft, ctx).then((error) => error && say(`warning: cannot close the bridge: ${error}`));
+  const close = async () => {
+    const error = (await createBridge(ctx)) ?? (await applyNft(plan(null, { qdiscs: [] }).nft, ctx));
+    if (error) warn(`cannot close the bridge: ${error}`);
+  };
+  const closed = inForce ? Promise.resolve() : close();
   await setupPorts({ ...ctx, launch, closed });
+  // the applied line means traffic crosses: not before both ports forward (a port without a link,
+  // say no cable, is waited for this long, then named; it forwards by itself once it has one)
+  for (const { port, state } of await waitForwarding(ctx.root, PORT_LINK_WAIT_MS)) {
+    warn(`port ${port} does not forward after ${PORT_LINK_WAIT_MS / 1000} s (${state}: no link? check its cable); traffic crosses once it has a link`);
+  }
   inForce = await refresh(ctx, inForce, { found: await found, checked: await checked, state: await state.catch(() => undefined) });
   say(`ready ${Math.round(performance.now())} ms after node started`);
   await markKernelLog(ctx.root, 'agent ready');

@@ -43,7 +43,7 @@ export async function assembleRootfs(
   agent: { bundle: Buffer },
   opts: { overlaysDir: string; version: string; buildId: string; epoch: number },
 ): Promise<Rootfs> {
-  const { kernelVersion, kernel, moduleEntries, order, bootModules } = await kernelParts(recipe, fetched.kernel.root);
+  const { kernelVersion, kernel, moduleEntries, order, bootModules, entropyModules } = await kernelParts(recipe, fetched.kernel.root);
 
   for (const name of Object.keys(recipe.only)) {
     if (!recipe.packages.includes(name)) throw new UserError(`recipe.only.${name}: "${name}" is not one of recipe.packages (${recipe.packages.join(', ')})`);
@@ -68,6 +68,7 @@ export async function assembleRootfs(
     { type: 'file', path: '/etc/picowire/profile.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.profile, null, 2) + '\n') },
     { type: 'file', path: '/etc/picowire/ports.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.ports) + '\n') },
     { type: 'file', path: '/etc/picowire/modules.boot', mode: 0o644, data: Buffer.from(bootModules.join('\n') + '\n') },
+    { type: 'file', path: '/etc/picowire/modules.entropy', mode: 0o644, data: Buffer.from(entropyModules.map((m) => `${m}\n`).join('')) },
     { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: agent.bundle },
   ];
 
@@ -110,6 +111,8 @@ async function kernelParts(recipe: Recipe, root: string) {
   const features = recipe.features as Feature[];
   // squashfs and loop carry the Node runtime (src/builder/squashfs.ts), whatever the features
   const always = ['squashfs', 'loop', ...features.filter((f) => !HARDWARE_FEATURES.has(f)).flatMap((f) => FEATURES[f]), ...recipe.modules];
+  // loaded first, ahead of the rest (see the feature)
+  const entropy = features.includes('entropy') ? await moduleClosure(modulesDir, [...FEATURES.entropy]) : { order: [] };
   const hardware = features.filter((f) => HARDWARE_FEATURES.has(f)).flatMap((f) => FEATURES[f]);
   const closure = await moduleClosure(modulesDir, [...always, ...hardware]);
   // loaded at every boot, in dependency order (softdeps included); drivers load by modalias instead
@@ -119,7 +122,7 @@ async function kernelParts(recipe: Recipe, root: string) {
     ...closure.files.map((file): Entry => ({ type: 'file', path: `${dir}/${file}`, mode: 0o644, source: join(modulesDir, file) })),
     ...(await moduleIndexes(modulesDir, closure)).map(([name, text]): Entry => ({ type: 'file', path: `${dir}/${name}`, mode: 0o644, data: Buffer.from(text) })),
   ];
-  return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order: closure.order, bootModules: boot.order };
+  return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order: closure.order, bootModules: boot.order, entropyModules: entropy.order };
 }
 
 /** modules.dep and modules.alias cut down to the modules in the image, so modprobe and the kernel's autoload find only what is there. */

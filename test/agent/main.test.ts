@@ -106,6 +106,9 @@ async function makeLab(t: ExecutionContext): Promise<string> {
     await symlink(join(root, 'sys/devices/pci0000:00', pci), join(dir, 'device'));
     await writeFile(join(dir, 'address'), JSON.parse(ip('-n', ns.box, '-j', 'link', 'show', 'dev', nic))[0].address);
   }
+  // the bridge's entry is the kernel's own, resolved in the agent's namespace (whose /sys `ip netns
+  // exec` mounts): it exists once the agent has made br0, and shows the ports' forwarding states
+  await symlink(join('/', FILES.net, 'br0'), join(root, FILES.net, 'br0'));
   await mkdir(join(root, 'proc'), { recursive: true });
   await writeFile(join(root, FILES.cmdline), 'quiet\n');
   await mkdir(join(root, 'etc/picowire'), { recursive: true });
@@ -141,7 +144,6 @@ testNeeding(['root'], 'the agent keeps the bridge closed until a good profile, t
   // what sysfs would say now that the NICs are renamed and the bridge exists
   await rename(join(root, FILES.net, 'eth0'), join(root, FILES.net, 'a'));
   await rename(join(root, FILES.net, 'eth1'), join(root, FILES.net, 'b'));
-  await mkdir(join(root, FILES.net, 'br0'));
 
   // 2. a good profile at start: applied; the time from starting node to the applied line is logged
   await setProfile(root, { name: 'passthrough' });

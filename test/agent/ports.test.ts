@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import type { Runner } from '../../src/agent/exec.ts';
 import { FILES } from '../../src/agent/paths.ts';
-import { choosePorts, listNics, portCommands, setupPorts, type Nic } from '../../src/agent/ports.ts';
+import { choosePorts, createBridge, listNics, portCommands, setupPorts, waitForwarding, type Nic } from '../../src/agent/ports.ts';
 
 const roots: string[] = [];
 test.after.always(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
@@ -166,4 +166,41 @@ test('a broken ports.json is reported and the ports are chosen by PCI order', as
   const choice = await setupPorts({ root, run: ok, launch: () => undefined, say: (l) => said.push(l), closed: Promise.resolve() });
   t.is(choice.a.name, 'eth0');
   t.is(said[0], 'warning: /etc/picowire/ports.json ignored: it must be {"a": "<MAC>", "b": "<MAC>"} (either may be left out), got {"a": "not a mac"}');
+});
+
+const portState = (port: string) => join(FILES.net, 'br0', 'brif', port, 'state');
+
+test('waiting for the ports ends as soon as both forward, and names a port that does not by the deadline with its state', async (t) => {
+  const root = await fakeSysfs([], { [portState('a')]: '3\n', [portState('b')]: '0\n' });
+  // b's link comes up 100 ms later
+  setTimeout(() => void writeFile(join(root, portState('b')), '3\n'), 100);
+  const started = Date.now();
+  t.deepEqual(await waitForwarding(root, 5000), []);
+  const waited = Date.now() - started;
+  t.true(waited >= 90 && waited < 2000, `waited ${waited} ms for b`);
+
+  await writeFile(join(root, portState('a')), '0\n');
+  t.deepEqual(await waitForwarding(root, 50), [{ port: 'a', state: 'disabled' }]);
+  await rm(join(root, FILES.net, 'br0', 'brif', 'b'), { recursive: true });
+  t.deepEqual(await waitForwarding(root, 0), [
+    { port: 'a', state: 'disabled' },
+    { port: 'b', state: 'not a port of the bridge' },
+  ]);
+});
+
+test('the bridge is created on its own, with the settings of the first setup, only where it does not exist; a failure says why', async (t) => {
+  const root = await fakeSysfs([]);
+  const calls: string[] = [];
+  const run = (code: number): Runner => async (cmd, args) => {
+    calls.push(`${cmd} ${args.join(' ')}`);
+    return { code, stdout: '', stderr: code ? 'RTNETLINK answers: Operation not supported' : '' };
+  };
+  t.is(await createBridge({ root, run: run(0) }), undefined);
+  t.deepEqual(calls, ['/sbin/ip link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0']);
+  t.true(portCommands({ a: eth0, b: eth1, management: [] }, [eth0, eth1], false).includes('link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0'));
+  t.is(await createBridge({ root, run: run(2) }), 'ip: RTNETLINK answers: Operation not supported');
+  await mkdir(join(root, FILES.net, 'br0'), { recursive: true });
+  calls.length = 0;
+  t.is(await createBridge({ root, run: run(0) }), undefined);
+  t.deepEqual(calls, [], 'an existing bridge is left alone');
 });

@@ -26,7 +26,7 @@ const BAD: [what: string, change: Record<string, unknown>, expected: string[]][]
   ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, features, modules, ports, profile, outputs, compression, cmdline']],
   ['a name with capitals', { name: 'My Box' }, ['recipe.name: "My Box" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"']],
   ['an output format that does not exist', { outputs: ['iso', 'dvd'] }, ['recipe.outputs[1]: "dvd" is not allowed; allowed: "iso", "img", "qcow2", "pxe"']],
-  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "nics-vm", "nics-pc", "nics-server"']],
+  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "nics-server"']],
   ['a compression the kernel cannot unpack', { compression: 'bzip3' }, ['recipe.compression: "bzip3" is not allowed; allowed: "zstd", "xz", "gzip"']],
   ['a bad MAC for a port', { ports: { a: '52:54:00' } }, ['recipe.ports.a: "52:54:00" must match pattern "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$"; allowed: a MAC address such as 52:54:00:12:34:56']],
   ['a missing kernel', { kernel: undefined }, ['recipe: missing required key "kernel"']],

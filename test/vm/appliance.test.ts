@@ -6,6 +6,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { runOnConsole } from '../../src/lab/console.ts';
 import { boot } from '../../src/lab/qemu.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
 
@@ -60,6 +61,32 @@ testNeeding(['qemu', 'image'], 'a third NIC is management: it gets an address by
     vm.send(`\nfor i in $(seq 30); do /sbin/ip -4 -o addr show dev ${mgmt} | grep -q inet && break; sleep 1; done; /sbin/ip -4 -o addr show dev ${mgmt}; echo SHOWN-$((40+2))\n`);
     await vm.waitFor(/SHOWN-42\r?\n/, 60_000);
     t.regex(vm.console, /inet 10\.0\.2\.15\//);
+  } finally {
+    await vm.stop();
+  }
+});
+
+testNeeding(['qemu', 'image'], "the kernel log of a boot: virtio-rng, the first module rcS loads, fills the random pool node's start waits for; the agent is ready only once both bridge ports forward", async (t) => {
+  const vm = await boot({ mode: 'direct', image: join(IMAGES, 'default-pxe'), nics: twoPorts });
+  try {
+    await vm.waitFor(APPLIED('passthrough'), 240_000);
+    const log = await runOnConsole(vm, 'dmesg -n 1; dmesg', 60_000);
+    const at = (what: RegExp) => {
+      const m = log.match(new RegExp(`^\\[\\s*(\\d+\\.\\d+)\\] ${what.source}`, 'm'));
+      if (!m) throw new Error(`no ${what.source} in the kernel log:\n${log}`);
+      return Number(m[1]);
+    };
+    const [entropy, ready, modules] = [at(/picowire: entropy drivers loaded/), at(/random: crng init done/), at(/picowire: modules loaded/)];
+    t.log(`entropy drivers loaded at ${entropy} s, random pool ready at ${ready} s, the other modules at ${modules} s of uptime`);
+    t.true(entropy < modules, 'the entropy drivers load before the rest');
+    // the driver credits the pool as soon as it binds (runs: 2 ms before the mark); without it the pool
+    // filled at ~4.2 s of uptime, after every module
+    t.true(ready < modules && ready - entropy < 0.5, `the pool is ready when the driver arrives (${ready} s), not later`);
+    // the applied line comes just before the agent's ready mark: a port that forwarded only after
+    // it lost the pings sent then (2 of 12 boots before the agent waited: 0.08–0.15 s after)
+    const [portA, portB, agent] = [at(/br0: port \d\(a\) entered forwarding state/), at(/br0: port \d\(b\) entered forwarding state/), at(/picowire: agent ready/)];
+    t.log(`ports forward at ${portA} s (a) and ${portB} s (b); agent ready at ${agent} s`);
+    t.true(portA <= agent && portB <= agent, 'both ports forward before the agent says it is ready');
   } finally {
     await vm.stop();
   }
