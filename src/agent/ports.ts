@@ -157,8 +157,9 @@ const PORT_STATES = ['disabled', 'listening', 'learning', 'forwarding', 'blockin
 /**
  * Waits until both ports forward, for up to `ms`; returns those that still do not, with their state.
  * The bridge takes a port into forwarding only once the kernel has noted the port's link as up, which
- * it does in its own time after `ip link set up` (its link watch runs at most once a second): in 2
- * of 12 QEMU boots port a forwarded 0.08–0.15 s after the profile was applied, and the pings sent in
+ * it does in its own time after `ip link set up`: `ip monitor` showed virtio-net's port a come up
+ * with NO-CARRIER in 2 of 3 boots and the kernel's link watch note its link 0.13 s later. In 2 of
+ * 12 QEMU boots port a forwarded 0.08–0.15 s after the profile was applied, and the pings sent in
  * between were lost. A real NIC negotiates its link for a second or more; one without a cable never does.
  */
 export async function waitForwarding(root: string, ms: number): Promise<{ port: string; state: string }[]> {
