@@ -2,9 +2,12 @@
 // bridge port, and what the emulation does to ping and TCP measured against what the profile says.
 // Tolerances come from measurements in this lab under TCG (see README, "Fidelity"); they are wide
 // enough for a loaded 2-core machine and narrow enough to catch a pipe that is off or misplaced.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withLab } from '../../src/lab/lab.ts';
+import { APPLIED, withLab } from '../../src/lab/lab.ts';
 import { iperf3Tcp, pingRtt } from '../../src/lab/measure.ts';
+import { monitorCommand } from '../../src/lab/qemu.ts';
 import { binomialInterval, median } from '../../src/lab/stats.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
 
@@ -70,4 +73,35 @@ testNeeding([...NEEDS], 'a bad profile is rejected and, before any good profile,
     const ping = await pingRtt(lab.left, lab.right, { count: 20, intervalS: 0.05, waitS: 1 });
     t.is(ping.received, 0, 'no packet crosses a bridge that has no good profile');
   }, { ready: /picowire: rejected profile: [^\n]*\n/ });
+});
+
+testNeeding([...NEEDS], 'a port with no link at boot is waited for 5 s and named; the profile applies, and the port forwards once its link comes up', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'picowire-link-'));
+  const monitor = join(dir, 'monitor.sock');
+  try {
+    // ready at the console's shell, which init starts ~2 s before the agent sets the ports up: then
+    // QEMU pulls port b's cable (net1 is the second NIC, port b)
+    await withLab(PXE, 'direct', undefined, async (lab, vm) => {
+      t.is(await monitorCommand(monitor, 'set_link net1 off'), '');
+      const warned = await vm.waitFor(/picowire: warning: port b does not forward after 5 s \(disabled: no link\? check its cable\)[^\n]*\n/, 120_000);
+      const applied = await vm.waitFor(APPLIED, 30_000);
+      t.log(`warned ${(warned.atMs / 1000).toFixed(1)} s and applied ${(applied.atMs / 1000).toFixed(1)} s after QEMU started`);
+      t.notRegex(vm.console, /port a does not forward/, 'port a has its link');
+      const cut = await pingRtt(lab.left, lab.right, { count: 5, intervalS: 0.1, waitS: 1 });
+      t.is(cut.received, 0, 'nothing crosses while b has no link');
+
+      t.is(await monitorCommand(monitor, 'set_link net1 on'), '');
+      // the kernel notes the link within a second or so; then the bridge forwards on b by itself
+      let first = -1;
+      for (let i = 0; i < 50 && first < 0; i++) {
+        if ((await pingRtt(lab.left, lab.right, { count: 1, intervalS: 0.1, waitS: 0.2 })).received === 1) first = i;
+      }
+      t.log(first < 0 ? 'no ping crossed' : `the first ping crossed ${first + 1} tries (0.2 s apart at most) after the link came up`);
+      t.true(first >= 0, 'port b forwards once its link is up, with nothing done on the appliance');
+      const after = await pingRtt(lab.left, lab.right, { count: 20, intervalS: 0.05 });
+      t.is(after.received, after.sent);
+    }, { ready: /BusyBox v[^\n]*\n/, qemu: { monitor } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
