@@ -62,12 +62,12 @@ async function main(): Promise<void> {
   let inForce = await readCurrent(ctx.root);
   // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
   const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
-  // nothing crosses the wire until a profile is in force: the ports come up after this
+  // the bridge, made if need be; nothing crosses it until a profile is in force: the ports join after this
   const close = async () => {
-    const error = (await createBridge(ctx)) ?? (await applyNft(plan(null, { qdiscs: [] }).nft, ctx));
+    const error = (await createBridge(ctx)) ?? (inForce ? undefined : await applyNft(plan(null, { qdiscs: [] }).nft, ctx));
     if (error) warn(`cannot close the bridge: ${error}`);
   };
-  const closed = inForce ? Promise.resolve() : close();
+  const closed = close();
   await setupPorts({ ...ctx, launch, closed });
   // the applied line means traffic crosses: not before both ports forward (a port without a link,
   // say no cable, is waited for this long, then named; it forwards by itself once it has one)

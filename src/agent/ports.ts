@@ -76,9 +76,9 @@ export function choosePorts(nics: Nic[], pins: Pins): PortChoice | string {
 const BRIDGE_TYPE = ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'];
 
 /**
- * Creates the bridge, with no ports yet, unless it exists; a string says why it could not. Done before
- * the bridge is closed: a kernel may not hook a bridge table made while its namespace has no bridge
- * (6.18 does not: pings crossed a table whose policy was drop; Debian's 6.1 does).
+ * Creates the bridge, with no ports yet, unless it exists; a string says why it could not. The one
+ * place the bridge is made, before it is closed: a kernel may not hook a bridge table made while its
+ * namespace has no bridge (6.18 does not: pings crossed a table whose policy was drop; Debian's 6.1 does).
  */
 export async function createBridge(ctx: Pick<Context, 'root' | 'run'>): Promise<string | undefined> {
   if (existsSync(join(ctx.root, FILES.net, BRIDGE))) return undefined;
@@ -86,8 +86,8 @@ export async function createBridge(ctx: Pick<Context, 'root' | 'run'>): Promise<
   return r.code === 0 ? undefined : `ip: ${firstLines(r.stderr)}`;
 }
 
-/** `ip -batch` lines that rename the ports, build the bridge and bring everything up; idempotent when run again. */
-export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: boolean): string[] {
+/** `ip -batch` lines that rename the ports, put them in the bridge (createBridge made it) and bring everything up; idempotent when run again. */
+export function portCommands(choice: PortChoice, nics: Nic[]): string[] {
   const lines: string[] = [];
   const named = new Map(nics.map((n) => [n, n.name])); // names as the renames so far leave them
   for (const port of PORTS) {
@@ -103,7 +103,6 @@ export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: bool
     lines.push(`link set dev ${name} down`, `link set dev ${name} name ${port}`);
     named.set(nic, port);
   }
-  if (!bridgeExists) lines.push(`link add name ${BRIDGE} ${BRIDGE_TYPE.join(' ')}`);
   for (const port of PORTS) lines.push(`link set dev ${port} master ${BRIDGE}`);
   for (const port of PORTS) lines.push(`link set dev ${port} up`);
   lines.push(`link set dev ${BRIDGE} up`);
@@ -111,7 +110,7 @@ export function portCommands(choice: PortChoice, nics: Nic[], bridgeExists: bool
   return lines;
 }
 
-/** Waits for two NICs, then makes them the bridge ports once `closed` says the bridge forwards nothing; returns the choice made. */
+/** Waits for two NICs, then makes them the bridge ports once `closed` says the bridge exists and forwards nothing; returns the choice made. */
 export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): Promise<PortChoice> {
   const pins = await readPins(ctx);
   let choice: PortChoice | string;
@@ -144,8 +143,7 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
   // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
   await Promise.all([...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)), ctx.closed]);
   // -force: a line that fails (say, a port already enslaved) does not stop the rest
-  const bridgeExists = existsSync(join(ctx.root, FILES.net, BRIDGE));
-  const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics, bridgeExists).join('\n') + '\n' });
+  const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics).join('\n') + '\n' });
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
   await Promise.all([offloads, ...management.map((nic) => startDhcp(ctx, nic.name))]);
   return choice;

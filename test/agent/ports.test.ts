@@ -69,13 +69,12 @@ test('with fewer than two NICs, or a pinned MAC missing, no choice is made and t
   );
 });
 
-test('the first setup renames the NICs, builds the bridge and brings everything up', (t) => {
-  t.deepEqual(portCommands({ a: eth0, b: eth1, management: [eth2] }, [eth0, eth1, eth2], false), [
+test('the first setup renames the NICs, puts them in the bridge and brings everything up', (t) => {
+  t.deepEqual(portCommands({ a: eth0, b: eth1, management: [eth2] }, [eth0, eth1, eth2]), [
     'link set dev eth0 down',
     'link set dev eth0 name a',
     'link set dev eth1 down',
     'link set dev eth1 name b',
-    'link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0',
     'link set dev a master br0',
     'link set dev b master br0',
     'link set dev a up',
@@ -88,13 +87,13 @@ test('the first setup renames the NICs, builds the bridge and brings everything 
 test('a respawned agent renames nothing and creates no bridge: its commands change nothing that is in place', (t) => {
   const a = { ...eth0, name: 'a' };
   const b = { ...eth1, name: 'b' };
-  const lines = portCommands({ a, b, management: [] }, [a, b], true);
+  const lines = portCommands({ a, b, management: [] }, [a, b]);
   t.false(lines.some((l) => l.includes(' name ') || l.startsWith('link add')));
 });
 
 test('a NIC already holding a port\'s name steps aside when pins give the name to another', (t) => {
   const a = { ...eth0, name: 'a' };
-  t.deepEqual(portCommands({ a: eth1, b: a, management: [] }, [a, eth1], true).slice(0, 6), [
+  t.deepEqual(portCommands({ a: eth1, b: a, management: [] }, [a, eth1]).slice(0, 6), [
     'link set dev a down',
     'link set dev a name old-a',
     'link set dev eth1 down',
@@ -125,7 +124,7 @@ test('setup turns offloads off on both ports, waits for the bridge to be closed,
   close();
   const choice = await setup;
   t.is(choice.a.name, 'eth0');
-  t.is(calls.at(-1), '/sbin/ip -force -batch - <<11 lines');
+  t.is(calls.at(-1), '/sbin/ip -force -batch - <<10 lines');
   t.deepEqual(launched, [`/bin/busybox udhcpc -i eth2 -b -t 5 -T 1 -A 2 -s /usr/share/udhcpc/default.script -p ${join(root, FILES.run, 'udhcpc.eth2.pid')}`]);
   t.deepEqual(said, ['ports: a=eth0 (52:54:00:00:00:01) b=eth1 (52:54:00:00:00:02) management: eth2 52:54:00:00:00:03']);
 });
@@ -188,7 +187,7 @@ test('waiting for the ports ends as soon as both forward, and names a port that 
   ]);
 });
 
-test('the bridge is created on its own, with the settings of the first setup, only where it does not exist; a failure says why', async (t) => {
+test('the bridge is created on its own, and only by createBridge, only where it does not exist; a failure says why', async (t) => {
   const root = await fakeSysfs([]);
   const calls: string[] = [];
   const run = (code: number): Runner => async (cmd, args) => {
@@ -197,7 +196,7 @@ test('the bridge is created on its own, with the settings of the first setup, on
   };
   t.is(await createBridge({ root, run: run(0) }), undefined);
   t.deepEqual(calls, ['/sbin/ip link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0']);
-  t.true(portCommands({ a: eth0, b: eth1, management: [] }, [eth0, eth1], false).includes('link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0'));
+  t.false(portCommands({ a: eth0, b: eth1, management: [] }, [eth0, eth1]).some((l) => l.startsWith('link add')), 'the ports\' commands make no second bridge');
   t.is(await createBridge({ root, run: run(2) }), 'ip: RTNETLINK answers: Operation not supported');
   await mkdir(join(root, FILES.net, 'br0'), { recursive: true });
   calls.length = 0;
