@@ -1,8 +1,9 @@
 # picowire — `make` builds the default image (installing what it needs), `make test` runs every test.
 RECIPE ?= recipes/default.ts
-PICOWIRE = node --import=tsx src/cli.ts
+# the picowire command as users run it: the CLI compiled to dist/picowire.js (npx picowire runs the same)
+PICOWIRE = node bin/picowire.js
 
-.PHONY: all image deps host-tools test unit typecheck lab bench lock clean
+.PHONY: all image deps cli host-tools test unit typecheck lab bench lock clean
 
 all: image
 
@@ -13,10 +14,15 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 deps: node_modules/.installed
 
-host-tools: deps
+# the command, compiled once its sources change
+dist/picowire.js: node_modules/.installed $(shell find src -name '*.ts')
+	npm run --silent compile
+cli: dist/picowire.js
+
+host-tools: cli
 	$(PICOWIRE) host-tools build test --install
 
-image: deps
+image: cli
 	$(PICOWIRE) build $(RECIPE) --install-tools
 
 typecheck: deps
@@ -26,7 +32,7 @@ typecheck: deps
 test: host-tools image
 	npx ava
 
-unit: deps
+unit: cli
 	npx ava 'test/**/*.test.ts' '!test/vm/**' '!test/lab/**'
 
 lab: host-tools image
@@ -36,8 +42,8 @@ bench: host-tools image
 	node --import=tsx bench/run.ts
 	node --import=tsx bench/fidelity/run.ts
 
-lock: deps
+lock: cli
 	$(PICOWIRE) lock $(RECIPE)
 
 clean:
-	rm -rf images
+	rm -rf images dist

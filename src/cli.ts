@@ -1,8 +1,14 @@
-// The picowire command on the build machine: build images, refresh pins, check the host.
-import { existsSync, readFileSync } from 'node:fs';
+// The picowire command on a user's machine: build images, check and convert profiles, refresh pins,
+// check the host. Run from a clone (`npx picowire`, after `make`) or installed from the package
+// (`npm install -g picowire-*.tgz`); both run this file compiled to dist/picowire.js.
+//
+// Exit status, the same as the appliance's own picowire command: 0 done; 1 refused or failed (an
+// invalid profile, recipe or ipfw command, a missing tool, a failed step: the message says which);
+// 2 usage (an unknown command or option, a missing argument).
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { execaSync } from 'execa';
 import { build } from './builder/build.ts';
 import { updateLock } from './builder/fetch/index.ts';
@@ -10,24 +16,18 @@ import { ensureHostTools, type Toolset } from './builder/hosttools.ts';
 import { loadRecipe } from './builder/load.ts';
 import { log } from './builder/log.ts';
 import { UserError } from './common/errors.ts';
+import { PACKAGE_ROOT, VERSION } from './common/root.ts';
 import { plan } from './agent/plan.ts';
+import { readInput, readProfile } from './profile/read.ts';
 import { validateProfile } from './profile/validate.ts';
 import { formatIpfw, parseIpfw } from './ipfw/index.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
-const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const USAGE = `usage: picowire <command> [options]
-  build [RECIPE]            build the recipe's outputs into images/ (default: recipes/default.ts)
-      --install-tools       install missing host tools with apt (as root)
-  lock [RECIPE]             re-resolve the recipe's packages and rewrite its .lock.json
-  host-tools [build|test]   check (and with --install, install) the host tools
-  profile check FILE        check a profile: every error with its path, the bad value and what is allowed
-  profile plan FILE         print the tc and nft commands the agent would run for it on a fresh box
-  ipfw [FILE|-|CMD...]      ipfw/dummynet commands (a file, stdin, or one command as arguments) → a JSON profile
-      --name NAME           the profile's name (default: ipfw)
-  ipfw --from-json FILE     a JSON profile → ipfw commands
-environment: SOURCE_DATE_EPOCH (default: the last commit's time), PICOWIRE_CACHE (default ~/.cache/picowire)`;
+/** The command was called wrongly: exit 2, like commander's own usage errors. */
+class UsageError extends Error {}
+
+const DEFAULT_RECIPE = join(PACKAGE_ROOT, 'recipes/default.ts');
 
 /** SOURCE_DATE_EPOCH, or the time of the last commit, so two builds of one checkout agree. */
 function sourceDateEpoch(): number {
@@ -37,112 +37,123 @@ function sourceDateEpoch(): number {
     return Number(env);
   }
   try {
-    return Number(execaSync('git', ['log', '-1', '--format=%ct'], { cwd: REPO }).stdout.trim());
+    return Number(execaSync('git', ['log', '-1', '--format=%ct'], { cwd: PACKAGE_ROOT }).stdout.trim());
   } catch {
-    return 1_700_000_000; // not a git checkout: any fixed value keeps builds reproducible
+    return 1_700_000_000; // not a git checkout (an installed package): any fixed value keeps builds reproducible
   }
 }
 
 const cacheDir = () => process.env.PICOWIRE_CACHE ?? join(homedir(), '.cache', 'picowire');
 
-/** `profile check|plan FILE`: the agent's own validation and planner, run on the build machine. */
-function profileCommand(verb: string | undefined, file: string | undefined): void {
-  if ((verb !== 'check' && verb !== 'plan') || !file) throw new UserError(`usage: picowire profile check|plan FILE`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: ${(e as Error).message}`);
-  }
-  const checked = validateProfile(value);
-  if (!checked.ok) throw new UserError(`${file}: invalid profile:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
-  if (verb === 'check') {
-    console.log(`${file}: profile ${checked.value.name} is valid`);
-    return;
-  }
-  const p = plan(checked.value, { qdiscs: [] });
-  console.log(['# tc -batch', ...p.tc, '# nft -f', p.nft.trimEnd(), ...(p.cleanup.length ? ['# tc -batch (after nft)', ...p.cleanup] : [])].join('\n'));
-}
-
-/** Reads a file, or stdin for "-". */
-function readInput(file: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${file}: ${(e as Error).message}`);
-  }
-}
-
-/** `ipfw`: ipfw text → a checked JSON profile, or a JSON profile → ipfw text. */
-function ipfwCommand(args: string[], opts: { name?: string; fromJson?: string }): void {
-  if (opts.fromJson !== undefined) {
-    const checked = validateProfile(JSON.parse(readInput(opts.fromJson)));
-    if (!checked.ok) throw new UserError(`${opts.fromJson}: invalid profile:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
-    process.stdout.write(formatIpfw(checked.value));
-    return;
-  }
+/** `ipfw`: ipfw text (a file, stdin, or one command as arguments) → a checked JSON profile. */
+function ipfwToProfile(args: string[], name: string): void {
   // one argument that is a file or "-": read it; otherwise the arguments are one command
   const text = args.length === 0 || (args.length === 1 && (args[0] === '-' || existsSync(args[0]!))) ? readInput(args[0] ?? '-') : args.join(' ');
-  const profile = parseIpfw(text, opts.name ?? 'ipfw');
+  const profile = parseIpfw(text, name);
   const checked = validateProfile(profile);
   if (!checked.ok) throw new UserError(`the ipfw commands make an invalid profile:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
   console.log(JSON.stringify(profile, null, 2));
 }
 
-/** Runs one command line. */
-async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'install-tools': { type: 'boolean' },
-      install: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      name: { type: 'string' },
-      'from-json': { type: 'string' },
-    },
-  });
-  const [command, ...rest] = positionals;
-  const recipePath = rest[0] ?? join(REPO, 'recipes/default.ts');
-  switch (command) {
-    case 'build':
-      await build(recipePath, {
-        outDir: join(REPO, 'images'),
-        cacheDir: cacheDir(),
-        epoch: sourceDateEpoch(),
-        repoDir: REPO,
-        installTools: values['install-tools'] ?? false,
-        version: VERSION,
-      });
-      return;
-    case 'lock': {
+/** The command tree: each command's arguments, options and help in one place. */
+function program(): Command {
+  const cli = new Command('picowire')
+    .exitOverride() // throw instead of exiting, for one exit path (subcommands inherit it)
+    .description('Build picowire network-emulator appliances, and check and convert their emulation profiles.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Exit status: 0 done, 1 refused or failed (the message says why), 2 usage.
+Environment: SOURCE_DATE_EPOCH (default: the last commit's time), PICOWIRE_CACHE (default ~/.cache/picowire).
+Documentation: README.md and docs/profiles.md in the package.`);
+
+  cli
+    .command('build')
+    .description('build the recipe\'s outputs (iso, img, qcow2, pxe) and their manifest')
+    .argument('[recipe]', 'a recipe file', DEFAULT_RECIPE)
+    .option('-o, --out <dir>', 'where the images go', 'images')
+    .option('--install-tools', 'install missing host tools with apt (as root)')
+    .action(async (recipe: string, opts: { out: string; installTools?: boolean }) => {
+      await build(recipe, { outDir: resolve(opts.out), cacheDir: cacheDir(), epoch: sourceDateEpoch(), repoDir: PACKAGE_ROOT, installTools: opts.installTools ?? false, version: VERSION });
+    });
+
+  cli
+    .command('lock')
+    .description('re-resolve the recipe\'s packages and runtime and rewrite its .lock.json')
+    .argument('[recipe]', 'a recipe file', DEFAULT_RECIPE)
+    .action(async (recipePath: string) => {
       const { recipe, lockFile } = await loadRecipe(recipePath);
       await updateLock(recipe, { cacheDir: cacheDir(), lockFile, log });
-      return;
-    }
-    case 'host-tools': {
-      const sets = (rest.length ? rest : ['build', 'test']) as Toolset[];
-      for (const s of sets) if (s !== 'build' && s !== 'test') throw new UserError(`host-tools: unknown set "${s}"; allowed: build, test`);
-      await ensureHostTools(sets, { install: values.install ?? false, log: log.info });
+    });
+
+  cli
+    .command('host-tools')
+    .description('check that the host tools a build or the tests need are installed')
+    .argument('[set...]', 'build, test or both', ['build', 'test'])
+    .option('--install', 'install the missing ones with apt (as root)')
+    .action(async (sets: string[], opts: { install?: boolean }) => {
+      for (const s of sets) if (s !== 'build' && s !== 'test') throw new UsageError(`unknown set "${s}"; allowed: build, test`);
+      await ensureHostTools(sets as Toolset[], { install: opts.install ?? false, log: log.info });
       log.info(`host tools present: ${sets.join(', ')}`);
-      return;
+    });
+
+  const profile = cli.command('profile').description('check a JSON emulation profile, or show what the appliance would run for it');
+  profile
+    .command('check')
+    .description('check a profile: every error with its path, the bad value and what is allowed (exit 1 when invalid)')
+    .argument('<file>', 'a JSON profile ("-" reads stdin)')
+    .action((file: string) => {
+      console.log(`${file}: profile ${readProfile(file).name} is valid`);
+    });
+  profile
+    .command('plan')
+    .description('print the tc and nft commands the agent would run for a profile on a fresh box')
+    .argument('<file>', 'a JSON profile ("-" reads stdin)')
+    .action((file: string) => {
+      const p = plan(readProfile(file), { qdiscs: [] });
+      console.log(['# tc -batch', ...p.tc, '# nft -f', p.nft.trimEnd(), ...(p.cleanup.length ? ['# tc -batch (after nft)', ...p.cleanup] : [])].join('\n'));
+    });
+
+  cli
+    .command('ipfw')
+    .description('ipfw/dummynet commands → a JSON profile; with --from-json, a JSON profile → ipfw commands')
+    .argument('[input...]', 'a file of commands, "-" for stdin (the default), or one command as arguments')
+    .option('--name <name>', 'the profile\'s name', 'ipfw')
+    .addOption(new Option('--from-json <file>', 'write this JSON profile as ipfw commands instead').conflicts('name'))
+    .action((input: string[], opts: { name: string; fromJson?: string }) => {
+      if (opts.fromJson !== undefined) {
+        if (input.length) throw new UsageError(`--from-json takes no other input: ${input.join(' ')}`);
+        process.stdout.write(formatIpfw(readProfile(opts.fromJson)));
+      } else ipfwToProfile(input, opts.name);
+    });
+
+  return cli;
+}
+
+/** Runs one command line; returns the exit status. Messages for the user go to stderr without a stack. */
+async function run(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage; // commander printed the message
+    if (err instanceof UsageError) {
+      process.stderr.write(`picowire: ${err.message}\n(run with --help for usage)\n`);
+      return EXIT.usage;
     }
-    case 'profile':
-      profileCommand(rest[0], rest[1]);
-      return;
-    case 'ipfw':
-      ipfwCommand(rest, { ...(values.name !== undefined && { name: values.name }), ...(values['from-json'] !== undefined && { fromJson: values['from-json'] }) });
-      return;
-    default:
-      if (!values.help) throw new UserError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
-      console.log(USAGE);
+    if (err instanceof UserError) {
+      process.stderr.write(`picowire: ${err.message}\n`);
+      return EXIT.failed;
+    }
+    throw err;
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UserError) {
-    process.stderr.write(`picowire: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-});
+run(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    // a bug, not the user's mistake: the stack helps whoever reports it
+    process.stderr.write(`picowire: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = EXIT.failed;
+  },
+);

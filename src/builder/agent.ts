@@ -1,8 +1,9 @@
 // The on-boot agent as one file: esbuild bundles src/agent/main.ts and everything it imports.
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { build } from 'esbuild';
+import { PACKAGE_ROOT } from '../common/root.ts';
 
-const ENTRY = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
+const ENTRY = join(PACKAGE_ROOT, 'src/agent/main.ts');
 
 /** Bundles the agent for the image's Node runtime; the result is deterministic for the same sources. */
 export async function bundleAgent(opts: { nodeMajor: number }): Promise<Buffer> {

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { UserError } from '../common/errors.ts';
+import { PACKAGE_ROOT } from '../common/root.ts';
 import { grubCmdline, grubWord, kernelCmdline } from './cmdline.ts';
 import { runTool } from './tools.ts';
 
@@ -25,7 +26,7 @@ const PLATFORM_MODULES: Record<GrubFormat, string[]> = {
 const PLATFORM_PACKAGE = { 'i386-pc': 'grub-pc-bin', 'x86_64-efi': 'grub-efi-amd64-bin' } as const;
 
 export const GRUB_LIB = '/usr/lib/grub';
-const TEMPLATES = new URL('../../overlays/grub/', import.meta.url);
+const TEMPLATES = join(PACKAGE_ROOT, 'overlays/grub');
 
 /** Where one platform's modules and boot sectors are; a UserError naming the package when absent. */
 export function grubPlatformDir(platform: keyof typeof PLATFORM_PACKAGE, output: string): string {
@@ -39,7 +40,7 @@ export function grubPlatformDir(platform: keyof typeof PLATFORM_PACKAGE, output:
 
 /** Fills one template of overlays/grub/ with the given values; a value it names but lacks is an error. */
 async function render(template: string, values: Record<string, unknown>): Promise<string> {
-  const text = await readFile(new URL(template, TEMPLATES), 'utf8');
+  const text = await readFile(join(TEMPLATES, template), 'utf8');
   return Handlebars.compile(text, { noEscape: true, strict: true })(values);
 }
 
