@@ -21,6 +21,9 @@ import { plan } from './agent/plan.ts';
 import { readInput, readProfile } from './profile/read.ts';
 import { validateProfile } from './profile/validate.ts';
 import { formatIpfw, parseIpfw } from './ipfw/index.ts';
+import { carried, embed } from './embed/index.ts';
+import { settingsFrom, type Wanted } from './embed/settings.ts';
+import { showCarried } from './embed/show.ts';
 
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -125,6 +128,44 @@ Documentation: README.md and docs/profiles.md in the package.`);
         if (input.length) throw new UsageError(`--from-json takes no other input: ${input.join(' ')}`);
         process.stdout.write(formatIpfw(readProfile(opts.fromJson)));
       } else ipfwToProfile(input, opts.name);
+    });
+
+  cli
+    .command('embed')
+    .description('put a profile, SSH keys, an API token or a profile URL into a built image (.iso, .img, .qcow2, PXE directory or initrd), in place or into a copy')
+    .argument('<image>', 'the image: an .iso, .img, .qcow2, a PXE directory or its initrd.img')
+    .option('--profile <file>', 'a JSON profile, the one the box applies at boot')
+    .option('--ipfw <file>', 'ipfw/dummynet commands, turned into that profile')
+    .option('--authorized-keys <file>', 'SSH public keys, one a line, for the box\'s SSH server')
+    .addOption(new Option('--token <token>', 'the API token (visible to other users in the process list: prefer --token-file)').conflicts('tokenFile'))
+    .option('--token-file <file>', 'a file holding the API token')
+    .option('--profile-url <url>', 'where the box fetches its profile ({mac}, {serial}, {hostname} are filled in)')
+    .option('-o, --out <path>', 'write the result here and leave the image as it is')
+    .option('--show', 'print what the image carries and change nothing')
+    .addHelpText('after', `
+Everything given is checked before the image is touched: a bad profile, key or token is refused with
+every error, and the image keeps its bytes. The same image and the same files give the same bytes.
+Booted from a CD, a machine does not see the PICOWIRE partition of an ISO; boot it as a disk or USB stick.`)
+    .action(async (image: string, opts: { profile?: string; ipfw?: string; authorizedKeys?: string; token?: string; tokenFile?: string; profileUrl?: string; out?: string; show?: boolean }) => {
+      const given = [opts.profile, opts.ipfw, opts.authorizedKeys, opts.token, opts.tokenFile, opts.profileUrl].some((v) => v !== undefined);
+      if (opts.show) {
+        if (given || opts.out) throw new UsageError('--show prints what an image carries; it takes no settings and no --out');
+        console.log(showCarried(image, await carried(image)));
+        return;
+      }
+      if (!given) throw new UsageError('nothing to embed: give --profile, --ipfw, --authorized-keys, --token, --token-file or --profile-url (or --show)');
+      const read = (file: string) => ({ file, text: readInput(file) });
+      const wanted: Wanted = {
+        ...(opts.profile !== undefined && { profile: read(opts.profile) }),
+        ...(opts.ipfw !== undefined && { ipfw: read(opts.ipfw) }),
+        ...(opts.authorizedKeys !== undefined && { authorizedKeys: read(opts.authorizedKeys) }),
+        ...(opts.token !== undefined && { token: { from: '--token', text: opts.token } }),
+        ...(opts.tokenFile !== undefined && { token: { from: opts.tokenFile, text: readInput(opts.tokenFile) } }),
+        ...(opts.profileUrl !== undefined && { profileUrl: opts.profileUrl }),
+      };
+      const started = performance.now();
+      await embed(image, settingsFrom(wanted), { ...(opts.out !== undefined && { out: opts.out }), log: (line) => log.info(line) });
+      log.info(`done in ${((performance.now() - started) / 1000).toFixed(2)} s`);
     });
 
   return cli;

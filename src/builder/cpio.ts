@@ -98,3 +98,32 @@ async function* fileContent(source: string, size: number): AsyncGenerator<Buffer
   const pad = (4 - (size % 4)) % 4;
   if (pad) yield Buffer.alloc(pad);
 }
+
+/** One entry read back from a newc archive. */
+export interface CpioEntry {
+  path: string;
+  mode: number;
+  data: Buffer;
+}
+
+/**
+ * Reads a whole uncompressed newc archive (as cpioArchive writes one), up to its trailer; returns its
+ * entries and where the trailer ends, or undefined where `buf` at `start` is not such an archive.
+ */
+export function readCpio(buf: Buffer, start = 0): { entries: CpioEntry[]; end: number } | undefined {
+  const entries: CpioEntry[] = [];
+  const align = (n: number) => start + Math.ceil((n - start) / 4) * 4;
+  for (let at = start; at + 110 <= buf.length; ) {
+    if (buf.toString('latin1', at, at + 6) !== '070701') return undefined;
+    const field = (i: number) => Number.parseInt(buf.toString('latin1', at + 6 + i * 8, at + 14 + i * 8), 16);
+    const mode = field(1), size = field(6), nameSize = field(11);
+    if (![mode, size, nameSize].every(Number.isFinite) || nameSize < 1) return undefined;
+    const path = buf.toString('utf8', at + 110, at + 110 + nameSize - 1);
+    const dataAt = align(at + 110 + nameSize);
+    if (dataAt + size > buf.length) return undefined;
+    if (path === 'TRAILER!!!') return { entries, end: dataAt };
+    entries.push({ path, mode, data: buf.subarray(dataAt, dataAt + size) });
+    at = align(dataAt + size);
+  }
+  return undefined;
+}
