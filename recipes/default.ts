@@ -14,6 +14,12 @@ export default defineRecipe({
   libraries: ['libstdc++6', 'libgcc-s1'],
   // the agent uses no Intl: ICU's data is trimmed to English, 8 MB less image (src/builder/squashfs.ts)
   node: { version: '22.x', icu: 'en' },
+  // upstream sources, pinned by commit (the lock adds their sha256): netmap for the netmap feature,
+  // netmap-ipfw (userspace ipfw + dummynet on netmap) for the dummynet engine that follows it
+  sources: {
+    netmap: { repo: 'https://github.com/luigirizzo/netmap', commit: '89607e1406c1fa5ac2106bd2ff33417f090c0d60' },
+    'netmap-ipfw': { repo: 'https://github.com/luigirizzo/netmap-ipfw', commit: '94a0f7e68c485bcc928894c9369e80d746cca41d' },
+  },
   features: ['entropy', 'bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc'],
   // until a profile arrives from the command line, fw_cfg or the config partition: a plain wire
   profile: { name: 'passthrough', pipes: {}, rules: [] },

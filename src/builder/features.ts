@@ -24,11 +24,32 @@ export const FEATURES = {
   'nics-vm': ['virtio_net', 'virtio_pci', 'e1000', 'e1000e', 'vmxnet3'],
   /** NICs of real lab PCs: Intel 1/2.5/10G, Realtek, Broadcom tg3, Aquantia, Marvell, Atheros, nVidia, USB adapters */
   'nics-pc': ['igb', 'igc', 'ixgbe', 'r8169', 'tg3', 'atlantic', 'sky2', 'alx', 'forcedeth', 'usbnet', 'r8152', 'ax88179_178a', 'cdc_ether'],
+  /**
+   * netmap (Rizzo's fast packet I/O), built by the builder from the recipe's pinned `sources.netmap`
+   * against the kernel's own headers (src/builder/netmap.ts); its module loads at boot, and its
+   * apps pkt-gen and bridge go to /usr/bin
+   */
+  netmap: ['netmap'],
   /** NICs mostly found in servers (Intel X710/XL710, Broadcom NetXtreme II, Emulex): 1.7 MB of modules the default ISO leaves out */
   'nics-server': ['i40e', 'bnx2', 'be2net'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Feature = keyof typeof FEATURES;
+
+/** Features that build kernel modules from upstream source, and the recipe source each builds from:
+ * their modules are not in the kernel package, and the kernel's headers are pinned for them. */
+export const BUILT_FROM_SOURCE: Partial<Record<Feature, string>> = { netmap: 'netmap' };
+export const BUILDS_MODULES: ReadonlySet<Feature> = new Set(Object.keys(BUILT_FROM_SOURCE) as Feature[]);
+
+/** Errors for features whose source the recipe does not pin, each naming the missing field. */
+export function missingSources(features: readonly string[], sources: Record<string, unknown>): string[] {
+  return features.flatMap((f) => {
+    const source = BUILT_FROM_SOURCE[f as Feature];
+    return source && !(source in sources)
+      ? [`recipe.features: "${f}" builds from recipe.sources.${source}, which is missing; add sources: { ${source}: { repo: 'https://github.com/<owner>/<repo>', commit: '<40 hex digits>' } }`]
+      : [];
+  });
+}
 
 /** Features whose modules drive hardware: at boot only those matching a present device load (by modalias). */
 export const HARDWARE_FEATURES: ReadonlySet<Feature> = new Set(['nics-vm', 'nics-pc', 'nics-server', 'storage']);

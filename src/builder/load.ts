@@ -5,12 +5,15 @@ import { basename, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { UserError } from '../common/errors.ts';
 import { validateProfile } from '../profile/validate.ts';
+import { missingSources } from './features.ts';
 import { checkRecipe, type Recipe } from './recipe.ts';
 
 /** Checks a recipe object; throws a UserError listing every error (recipe and baked-in profile). */
 export function checkRecipeValue(value: unknown, source: string): Recipe {
   const checked = checkRecipe(value);
   if (!checked.ok) throw new UserError(`${source}: invalid recipe:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
+  const unpinned = missingSources(checked.value.features, checked.value.sources);
+  if (unpinned.length) throw new UserError(`${source}: invalid recipe:\n${unpinned.map((e) => `  ${e}`).join('\n')}`);
   const profile = validateProfile(checked.value.profile);
   if (!profile.ok) {
     throw new UserError(`${source}: invalid recipe:\n${profile.errors.map((e) => `  recipe.profile${e.startsWith('profile') ? e.slice('profile'.length) : ': ' + e}`).join('\n')}`);

