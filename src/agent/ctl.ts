@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { formatIpfw, parseIpfw } from '../ipfw/index.ts';
+import { amendProfile, formatIpfw, Inexpressible, parseIpfw } from '../ipfw/index.ts';
 import type { Profile } from '../profile/schema.ts';
 import type { Request, Response } from './control.ts';
 import { CONTROL_SOCKET } from './paths.ts';
@@ -96,25 +96,12 @@ export async function main(argv: string[]): Promise<number> {
         console.log(profile ? formatIpfw(profile).trimEnd() : '# no profile in force');
         return 0;
       }
-      let text: string;
-      let base = '';
-      let name = 'ipfw';
-      if (rest[0] === '-f' && rest.length === 2) text = readInput(rest[1]!);
-      else {
-        // one command amends what is in force: the profile as ipfw text, then the new command
-        const profile = await current();
-        if (profile) {
-          name = profile.name;
-          base = formatIpfw(profile);
-          const lost = base.split('\n').filter((l) => l.includes('not expressible in ipfw'));
-          if (lost.length) throw new Usage(`ipfw: the profile in force has settings ipfw cannot express (${lost.map((l) => l.replace(/^# picowire: /, '')).join('; ')}); change it with picowire apply`);
-        }
-        text = `${base}\n${rest.join(' ')}\n`;
-      }
       let profile: Profile;
       try {
-        profile = parseIpfw(text, name);
+        // -f: a whole configuration; otherwise one command amending what is in force
+        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw') : amendProfile(await current(), rest.join(' '));
       } catch (e) {
+        if (e instanceof Inexpressible) throw new Usage(`ipfw: ${e.message}`);
         console.error(`ipfw: ${(e as Error).message}`);
         return 1;
       }

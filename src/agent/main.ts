@@ -1,7 +1,8 @@
 // The on-boot agent (bundled to /opt/picowire/agent.mjs; busybox init respawns it if it exits).
 // Until a good profile is in force the bridge does not forward. Then it stays up: SIGHUP makes it
-// read the sources again, `picowire apply|status|ipfw` talk to it on its control socket, and a
-// PICOWIRE partition that appears (a stick plugged back in) or changes is read again.
+// read the sources again, `picowire apply|status|ipfw` talk to it on its control socket, a
+// PICOWIRE partition that appears (a stick plugged back in) or changes is read again, and the HTTP
+// API (api/) serves on the management NIC. All of them change the profile through one queue (changes.ts).
 // The same bundle is the `picowire` command: with arguments it runs ctl.ts instead.
 import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
@@ -9,8 +10,11 @@ import { join } from 'node:path';
 import { applyNft, readKernelState } from './apply.ts';
 import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
-import { checkFound, consider, refresh, readCurrent, type Context } from './cycle.ts';
+import { startApi } from './api/index.ts';
+import { Changes } from './changes.ts';
+import { checkFound, refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run, trace } from './exec.ts';
+import { guardBridge } from './guard.ts';
 import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
 import { nftSession, tcSession } from './session.ts';
 import { plan } from './plan.ts';
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
     if (error) warn(`cannot close the bridge: ${error}`);
   };
   const closed = close();
-  await setupPorts({ ...ctx, launch, closed });
+  const ports = await setupPorts({ ...ctx, launch, closed });
   // the applied line means traffic crosses: not before both ports forward (a port without a link,
   // say no cable, is waited for this long, then named; it forwards by itself once it has one)
   for (const { port, state } of await waitForwarding(ctx.root, PORT_LINK_WAIT_MS)) {
@@ -78,39 +82,24 @@ async function main(): Promise<void> {
   say(`ready ${Math.round(performance.now())} ms after node started`);
   await markKernelLog(ctx.root, 'agent ready');
 
-  // one change of the kernel state at a time, whoever asks for it
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const next = chain.then(work);
-    chain = next.catch(() => undefined);
-    return next;
-  };
-
-  // SIGHUP: read the sources again; several during one refresh ask for one more after it
-  let hupPending = false;
-  process.on('SIGHUP', () => {
-    if (hupPending) return;
-    hupPending = true;
-    void serial(async () => {
-      hupPending = false;
-      inForce = await refresh(ctx, inForce);
-    });
-  });
+  // one change of the kernel state at a time, whoever asks for it: console, SIGHUP, partition, API
+  const changes = new Changes(ctx, inForce);
+  process.on('SIGHUP', () => changes.refresh());
 
   await serveControl(join(ctx.root, CONTROL_SOCKET), async (req) => {
-    if (req.op === 'status') return { ok: true, op: 'status', status: await readStatus(ctx, inForce) };
-    if (req.op === 'current') return { ok: true, op: 'current', profile: inForce };
-    return serial(async () => {
-      const started = performance.now();
-      const outcome = await consider(ctx, inForce, { source: req.source, value: req.profile });
-      inForce = outcome.inForce;
-      const ms = performance.now() - started;
-      return outcome.applied ? { ok: true as const, op: 'apply' as const, name: inForce!.name, ms } : { ok: false as const, op: 'apply' as const, errors: outcome.errors, ms };
-    });
+    if (req.op === 'status') return { ok: true, op: 'status', status: await readStatus(ctx, changes.inForce) };
+    if (req.op === 'current') return { ok: true, op: 'current', profile: changes.inForce };
+    const { applied, inForce: now, errors, ms } = await changes.consider({ source: req.source, value: req.profile });
+    return applied ? { ok: true, op: 'apply', name: now!.name, ms } : { ok: false, op: 'apply', errors, ms };
   });
 
-  const watch = watchConfigPartition({ ...ctx, warn }, (found) => serial(async () => (inForce = (await consider(ctx, inForce, found)).inForce)));
+  const watch = watchConfigPartition({ ...ctx, warn }, (found) => changes.consider(found));
   void watch.look(); // the first look only notes the partitions there are
+
+  // the management plane: nothing from the bridge ports reaches the box, then the HTTP API on the management NICs
+  const guarded = await guardBridge({ ...ctx, batch: ctx.batch! });
+  if (guarded) warn(`the bridge ports may reach the box: ${guarded}`);
+  void startApi({ ...ctx, warn }, changes, ports.management.map((nic) => nic.name));
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
 }
 

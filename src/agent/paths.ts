@@ -12,7 +12,13 @@ export const BIN = {
 export const FILES = {
   cmdline: 'proc/cmdline',
   fwCfg: 'sys/firmware/qemu_fw_cfg/by_name/opt/picowire/profile.json/raw',
+  /** QEMU's fw_cfg files opt/picowire/<name> (each setting has one name, alike here, on the PICOWIRE partition and under /etc/picowire) */
+  fwCfgDir: 'sys/firmware/qemu_fw_cfg/by_name/opt/picowire',
   baked: 'etc/picowire/profile.json',
+  /** settings baked into the image or a PXE initrd: /etc/picowire/<name> */
+  settings: 'etc/picowire',
+  /** the API token the agent made this boot when none was given (a respawned agent keeps it) */
+  madeToken: 'run/picowire/token',
   pins: 'etc/picowire/ports.json',
   net: 'sys/class/net',
   ipv6Conf: 'proc/sys/net/ipv6/conf',

@@ -12,7 +12,7 @@ import { BIN, CONFIG_LABEL, FILES } from './paths.ts';
 
 export type Found = { source: string; value: unknown } | { source: string; error: string };
 
-interface Context {
+export interface Context {
   /** "/" in the image; a temp dir standing in for /proc, /sys, /etc and /run in tests */
   root: string;
   run: Runner;
@@ -53,25 +53,49 @@ async function fromFwCfg(ctx: Context): Promise<Found | undefined> {
   return text === undefined ? undefined : parse('QEMU fw_cfg opt/picowire/profile.json', text);
 }
 
-/** profile.json on the PICOWIRE partition, mounted read-only just long enough to read it (iocharset=utf8: Debian's default, ascii, is a module the image need not carry). */
+/** profile.json on the PICOWIRE partition. */
 export async function fromConfigPartition(ctx: Context): Promise<Found | undefined> {
-  const findfs = await ctx.run(BIN.busybox, ['findfs', `LABEL=${CONFIG_LABEL}`]);
-  const device = findfs.stdout.trim();
-  if (findfs.code !== 0 || !device) return undefined;
-  const dir = join(ctx.root, FILES.configMount);
-  await mkdir(dir, { recursive: true });
-  const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', 'ro,nodev,nosuid,noexec,iocharset=utf8', device, dir]);
-  if (mount.code !== 0) {
-    ctx.warn(`cannot mount the ${CONFIG_LABEL} partition ${device}: ${firstLines(mount.stderr)}`);
-    return undefined;
-  }
-  try {
-    const text = await readText(join(dir, 'profile.json'));
-    return text === undefined ? undefined : parse(`profile.json on the ${CONFIG_LABEL} partition (${device})`, text);
-  } finally {
-    const umount = await ctx.run(BIN.busybox, ['umount', dir]);
-    if (umount.code !== 0) ctx.warn(`cannot unmount ${dir}: ${firstLines(umount.stderr)}`);
-  }
+  const file = await readConfigFile(ctx, 'profile.json');
+  return file && parse(`profile.json on the ${CONFIG_LABEL} partition (${file.device})`, file.text);
+}
+
+/** A file at the root of the PICOWIRE partition, with the partition's device; undefined when there is no partition or no such file. */
+export async function readConfigFile(ctx: Context, name: string): Promise<{ text: string; device: string } | undefined> {
+  return onConfigPartition(ctx, 'ro', async (dir, device) => {
+    const text = await readText(join(dir, name));
+    return text === undefined ? undefined : { text, device };
+  });
+}
+
+// one mount of the partition at a time: the boot, the watch and the token may each want it
+let partitionQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `use` with the PICOWIRE partition mounted (read-only, or read-write just as long as `use`
+ * takes), then unmounts it; undefined when there is none or it cannot be mounted (a warning says
+ * why). iocharset=utf8: Debian's default, ascii, is a module the image need not carry.
+ */
+export function onConfigPartition<T>(ctx: Context, mode: 'ro' | 'rw', use: (dir: string, device: string) => Promise<T | undefined>): Promise<T | undefined> {
+  const work = partitionQueue.then(async () => {
+    const findfs = await ctx.run(BIN.busybox, ['findfs', `LABEL=${CONFIG_LABEL}`]);
+    const device = findfs.stdout.trim();
+    if (findfs.code !== 0 || !device) return undefined;
+    const dir = join(ctx.root, FILES.configMount);
+    await mkdir(dir, { recursive: true });
+    const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', `${mode},nodev,nosuid,noexec,iocharset=utf8`, device, dir]);
+    if (mount.code !== 0) {
+      ctx.warn(`cannot mount the ${CONFIG_LABEL} partition ${device}${mode === 'rw' ? ' for writing' : ''}: ${firstLines(mount.stderr)}`);
+      return undefined;
+    }
+    try {
+      return await use(dir, device);
+    } finally {
+      const umount = await ctx.run(BIN.busybox, ['umount', dir]);
+      if (umount.code !== 0) ctx.warn(`cannot unmount ${dir}: ${firstLines(umount.stderr)}`);
+    }
+  });
+  partitionQueue = work.catch(() => undefined);
+  return work;
 }
 
 /** The profile baked into the image by its recipe. */
@@ -90,7 +114,7 @@ function parse(source: string, text: string): Found {
 }
 
 /** A file's text, or undefined when it does not exist (or is not readable: fw_cfg files may be root-only). */
-async function readText(path: string): Promise<string | undefined> {
+export async function readText(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch {

@@ -2,3 +2,4 @@
 // direction convention (ipfw `out` = from port a, `in` = from port b), format.ts for what is written.
 export { parseIpfw } from './parse.ts';
 export { formatIpfw } from './format.ts';
+export { amendProfile, Inexpressible } from './amend.ts';

@@ -1,0 +1,32 @@
+// The HTTP API, started once the agent is ready: its token (token.ts), then a server on each address
+// of the management NICs as DHCP gives them (listen.ts). Without a management NIC there is no API.
+import type { Changes } from '../changes.ts';
+import type { Runner } from '../exec.ts';
+import { boxOf } from './box.ts';
+import { followManagementAddresses, type Listening } from './listen.ts';
+import { createApi } from './server.ts';
+import { apiToken } from './token.ts';
+
+interface Context {
+  root: string;
+  run: Runner;
+  say: (line: string) => void;
+  warn: (line: string) => void;
+}
+
+/** Serves the API over the agent's queue of changes on the management NICs; undefined (and the console says why) when it cannot. */
+export async function startApi(ctx: Context, changes: Changes, managementNics: string[]): Promise<Listening | undefined> {
+  if (managementNics.length === 0) {
+    ctx.say('no management NIC (a third NIC), so no HTTP API');
+    return undefined;
+  }
+  const token = await apiToken(ctx);
+  if ('error' in token) {
+    ctx.say(`no HTTP API: ${token.error}`);
+    return undefined;
+  }
+  const api = createApi(boxOf(changes, ctx), token.token);
+  const listening = followManagementAddresses({ nics: managementNics, server: api.server, say: ctx.say });
+  await listening.look();
+  return listening;
+}
