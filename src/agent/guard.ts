@@ -13,8 +13,8 @@ import { FILES } from './paths.ts';
 
 export const NFT_GUARD_TABLE = 'bridge picowire_guard';
 
-/** The nft script: one table of its own, left alone by the profiles' transactions; loading it again changes nothing. */
-export const GUARD_NFT = `table ${NFT_GUARD_TABLE} {\n\tchain input { type filter hook input priority 0; policy drop; }\n}\n`;
+/** The nft script: one table of its own, left alone by the profiles' transactions; loading it again changes nothing. The counter shows what was stopped. */
+export const GUARD_NFT = `table ${NFT_GUARD_TABLE} {\n\tchain input { type filter hook input priority 0; policy drop; }\n}\nflush chain ${NFT_GUARD_TABLE} input\nadd rule ${NFT_GUARD_TABLE} input counter drop\n`;
 
 /** ARP settings for every interface (`all` counts with each interface's own: the larger arp_ignore, either arp_filter). */
 const ARP_SYSCTLS: [string, string][] = [

@@ -140,8 +140,11 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
       if (r.code !== 0) ctx.say(`warning: offloads on ${nic.name} may stay on: ${firstLines(r.stderr)}`);
     }),
   );
-  // no IPv6 link-local addresses on the wire: the bridge inherits "default", the ports get their own
+  // no IPv6 link-local addresses on the wire: the ports get their own setting, and so does the bridge below
   await Promise.all([...['default', a.name, b.name].map((c) => writeFile(join(ctx.root, FILES.ipv6Conf, c, 'disable_ipv6'), '1').catch(() => undefined)), ctx.closed]);
+  // the bridge, made before `default` said so, would take a link-local address when it comes up and
+  // send router solicitations and MLD reports out of the ports: it gets none either
+  await writeFile(join(ctx.root, FILES.ipv6Conf, BRIDGE, 'disable_ipv6'), '1').catch(() => undefined);
   // -force: a line that fails (say, a port already enslaved) does not stop the rest
   const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics).join('\n') + '\n' });
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);

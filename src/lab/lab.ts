@@ -1,7 +1,9 @@
 // The QEMU lab: an appliance image booted between two test hosts. `make lab` runs this file to give
 // a person a live lab to poke at; VM tests call withLab to get one for the length of a test.
 //   npx tsx src/lab/lab.ts [image] [--mode uefi-cd] [--profile file.json] [--timeout 300]
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,7 @@ const MODES: BootMode[] = ['bios-cd', 'bios-disk', 'bios-usb', 'uefi-cd', 'uefi-
 export const APPLIED = /picowire: applied profile \S+\r?\n/;
 // bridge ports a and b, in PCI order: fixed MACs so a person can tell them apart in the guest
 const PORT_MACS = ['52:54:00:70:77:0a', '52:54:00:70:77:0b'] as const;
+const MANAGEMENT_MAC = '52:54:00:70:77:0c';
 
 export interface LabRun {
   image: string;
@@ -26,28 +29,51 @@ export interface LabRun {
   bootTimeoutMs?: number;
   /** where QEMU's serial console is written as well */
   log?: string;
-  /** more for QEMU: a USB controller, a monitor socket */
-  qemu?: Pick<BootOptions, 'usb' | 'monitor'>;
+  /** more for QEMU: a USB controller, a monitor socket, fw_cfg settings */
+  qemu?: Pick<BootOptions, 'usb' | 'monitor' | 'fwCfg'>;
+  /** a third NIC for management, on QEMU's user network (MANAGEMENT_NET), its port 80 forwarded to a free port of 127.0.0.1 */
+  management?: boolean;
 }
 
-/** Boots the image with one NIC on each tap, moves the taps to the hosts and waits until the agent applied its profile. */
-export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
+/** The management NIC's subnet in the lab: QEMU's DHCP gives the box MANAGEMENT_ADDRESS. */
+export const MANAGEMENT_NET = '198.19.0.0/24';
+export const MANAGEMENT_ADDRESS = '198.19.0.15';
+
+/** How the host reaches the lab box's API: 127.0.0.1:port, forwarded by QEMU to port 80 of the management address. */
+export interface ManagementAccess {
+  url: string;
+  port: number;
+}
+
+/** A TCP port of 127.0.0.1 free now (for QEMU to forward from). */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Boots the image with one NIC on each tap (and one for management, if asked), moves the taps to the hosts and waits until the agent applied its profile. */
+export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm; management?: ManagementAccess }> {
   const support = labSupport();
   if (!support.ok) throw new UserError(`the QEMU lab cannot run here: ${support.reason}`);
   const lab = await createLab({ wire: 'tap' });
   let vm: Vm | undefined;
   try {
+    const port = run.management ? await freeLoopbackPort() : undefined;
+    const management = port === undefined ? [] : [{ user: true as const, mac: MANAGEMENT_MAC, net: MANAGEMENT_NET, forward: [{ host: port, guest: 80 }] }];
     vm = await boot({
       mode: run.mode,
       image: run.image,
-      nics: lab.taps.map((tap, i) => ({ tap, mac: PORT_MACS[i] })),
+      nics: [...lab.taps.map((tap, i) => ({ tap, mac: PORT_MACS[i] })), ...management],
       fwCfgProfile: run.profile,
       log: run.log,
       ...run.qemu,
     });
     await attachTaps(lab);
     await vm.waitFor(run.ready ?? APPLIED, run.bootTimeoutMs ?? 300_000);
-    return { lab, vm };
+    return { lab, vm, ...(port !== undefined && { management: { url: `http://127.0.0.1:${port}`, port } }) };
   } catch (e) {
     await vm?.stop();
     await lab.teardown();
@@ -56,10 +82,16 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm }> {
 }
 
 /** For VM tests: a lab with the image booted and its profile applied, for the length of fn; always torn down. */
-export async function withLab<T>(image: string, mode: BootMode, profile: string | undefined, fn: (lab: Lab, vm: Vm) => Promise<T>, opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu'> = {}): Promise<T> {
-  const { lab, vm } = await startLab({ image, mode, profile, ...opts });
+export async function withLab<T>(
+  image: string,
+  mode: BootMode,
+  profile: string | undefined,
+  fn: (lab: Lab, vm: Vm, management?: ManagementAccess) => Promise<T>,
+  opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu' | 'management'> = {},
+): Promise<T> {
+  const { lab, vm, management } = await startLab({ image, mode, profile, ...opts });
   try {
-    return await fn(lab, vm);
+    return await fn(lab, vm, management);
   } finally {
     await vm.stop();
     await lab.teardown();
@@ -71,9 +103,10 @@ export function defaultMode(image: string): BootMode {
   return extname(image) === '.iso' ? 'bios-cd' : 'bios-disk';
 }
 
-/** What a person can type in another terminal to use the lab. */
-export function usage(lab: Lab): string {
+/** What a person can type in another terminal to use the lab (and its API, when it has a management NIC). */
+export function usage(lab: Lab, api?: { url: string; token: string }): string {
   const { left, right } = lab;
+  const curl = api && `curl -H 'Authorization: Bearer ${api.token}'`;
   return [
     `lab ready: ${left.name} ${left.address} (namespace ${left.netns}) ⇄ appliance ⇄ ${right.name} ${right.address} (namespace ${right.netns})`,
     'in another terminal, as root:',
@@ -82,6 +115,16 @@ export function usage(lab: Lab): string {
     `  ip netns exec ${left.netns} iperf3 -c ${right.address}          # left → right; add -R for right → left`,
     `  ip netns exec ${left.netns} iperf3 -c ${right.address} -u -b 10M -l 1200   # UDP: loss and jitter`,
     `  ip netns exec ${left.netns} bash                                  # a shell on the left host`,
+    ...(api && curl
+      ? [
+          `the box's HTTP API (management NIC ${MANAGEMENT_ADDRESS} on QEMU's user network, port 80 forwarded to ${api.url}):`,
+          `  ${curl} ${api.url}/api/v1/status`,
+          `  ${curl} -X PUT -H 'Content-Type: application/json' --data-binary @profile.json ${api.url}/api/v1/profile`,
+          `  ${curl} -H 'Content-Type: text/plain' --data-binary 'pipe 1 config bw 2Mbit/s delay 10ms' ${api.url}/api/v1/ipfw`,
+          `  ${curl} -N ${api.url}/api/v1/events      # counters every second, profile changes`,
+          `  ${curl} ${api.url}/metrics`,
+        ]
+      : []),
     'lines typed here go to the appliance’s serial console; Ctrl-C stops QEMU and removes the lab',
   ].join('\n');
 }
@@ -111,14 +154,16 @@ function parseCommandLine(argv: string[]): LabRun {
 async function main(argv: string[]): Promise<void> {
   const run = parseCommandLine(argv);
   console.log(`booting ${run.image} (${run.mode})${run.profile ? ' with the given profile' : ''}; waiting for the agent to apply its profile…`);
-  const { lab, vm } = await startLab(run);
+  // the lab's own token, handed over by fw_cfg as a user would (so it is printed here, not made by the box)
+  const token = randomBytes(24).toString('base64url');
+  const { lab, vm, management } = await startLab({ ...run, management: true, qemu: { fwCfg: { token } } });
   let shown = 0;
   const showConsole = (): void => {
     process.stdout.write(vm.console.slice(shown));
     shown = vm.console.length;
   };
   showConsole();
-  console.log(`\n${usage(lab)}\n`);
+  console.log(`\n${usage(lab, management && { url: management.url, token })}\n`);
   const ticker = setInterval(showConsole, 200);
   process.stdin.on('data', (d: Buffer) => vm.send(d.toString()));
   let stopping = false;

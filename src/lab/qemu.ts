@@ -20,6 +20,10 @@ export interface Nic {
 export interface UserNic {
   user: true;
   mac?: string;
+  /** its subnet (QEMU's DHCP gives the guest .15 of it): one of 198.18.0.0/15, the test range */
+  net?: string;
+  /** TCP ports of 127.0.0.1 forwarded to the guest's ports (hostfwd: host port → guest port) */
+  forward?: { host: number; guest: number }[];
 }
 
 export interface BootOptions {
@@ -32,6 +36,8 @@ export interface BootOptions {
   fwCfgProfile?: string;
   /** a profile file handed to the guest the same way (instead of fwCfgProfile) */
   fwCfgProfileFile?: string;
+  /** more settings handed to the guest as fw_cfg opt/picowire/<name> (say, token) */
+  fwCfg?: Record<string, string>;
   /** more kernel command line, for direct and pxe */
   append?: string;
   memoryMiB?: number;
@@ -117,10 +123,17 @@ function nicArgs(opts: BootOptions, tftpDir: string): string[] {
     if ('tap' in nic) return ['-netdev', `tap,id=${id},ifname=${nic.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=${id}${mac},romfile=`];
     if (opts.mode === 'pxe' && !pxeGiven) {
       pxeGiven = true;
-      return ['-netdev', `user,id=${id},restrict=on,tftp=${tftpDir},bootfile=boot.ipxe`, '-device', `virtio-net-pci,netdev=${id}${mac},bootindex=0`];
+      return ['-netdev', `user,id=${id},restrict=on,tftp=${tftpDir},bootfile=boot.ipxe${userNet(nic)}`, '-device', `virtio-net-pci,netdev=${id}${mac},bootindex=0`];
     }
-    return ['-netdev', `user,id=${id},restrict=on`, '-device', `virtio-net-pci,netdev=${id}${mac},romfile=`];
+    return ['-netdev', `user,id=${id},restrict=on${userNet(nic)}`, '-device', `virtio-net-pci,netdev=${id}${mac},romfile=`];
   });
+}
+
+/** A user NIC's subnet and forwards, as -netdev user options; forwards listen on 127.0.0.1 only. */
+function userNet(nic: UserNic): string {
+  if (nic.net !== undefined && !/^198\.1[89]\.\d{1,3}\.0\/24$/.test(nic.net)) throw new UserError(`user NIC net "${nic.net}" is not allowed; allowed: a /24 of 198.18.0.0/15, such as 198.19.0.0/24`);
+  const forwards = (nic.forward ?? []).map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
+  return `${nic.net ? `,net=${nic.net}` : ''}${forwards.join('')}`;
 }
 
 /** The whole QEMU command line; tmp is this boot's private directory (OVMF variables, fw_cfg file, TFTP root). */
@@ -143,6 +156,7 @@ export function qemuArgs(opts: BootOptions, tmp: string, directCmdline = ''): st
   if (opts.monitor !== undefined) args.push('-monitor', `unix:${opts.monitor},server=on,wait=off`);
   if (opts.fwCfgProfileFile !== undefined) args.push('-fw_cfg', `name=opt/picowire/profile.json,file=${opts.fwCfgProfileFile}`);
   else if (opts.fwCfgProfile !== undefined) args.push('-fw_cfg', `name=opt/picowire/profile.json,file=${join(tmp, 'profile.json')}`);
+  for (const name of Object.keys(opts.fwCfg ?? {})) args.push('-fw_cfg', `name=opt/picowire/${name},file=${join(tmp, `fw_cfg.${name}`)}`);
   return args;
 }
 
@@ -150,6 +164,10 @@ export function qemuArgs(opts: BootOptions, tmp: string, directCmdline = ''): st
 async function prepare(opts: BootOptions, tmp: string): Promise<void> {
   if (opts.mode.startsWith('uefi-')) await copyFile(OVMF_VARS, join(tmp, 'OVMF_VARS.fd'));
   if (opts.fwCfgProfile !== undefined && opts.fwCfgProfileFile === undefined) await writeFile(join(tmp, 'profile.json'), opts.fwCfgProfile);
+  for (const [name, text] of Object.entries(opts.fwCfg ?? {})) {
+    if (!/^[a-z_.-]+$/.test(name)) throw new UserError(`fw_cfg setting name "${name}" is not allowed; allowed: lowercase letters, ".", "_" and "-" (token, authorized_keys, profile_url)`);
+    await writeFile(join(tmp, `fw_cfg.${name}`), text);
+  }
   if (opts.mode === 'pxe') {
     // a TFTP root of its own, so `append` can go into boot.ipxe without touching the build output
     const tftp = join(tmp, 'tftp');
