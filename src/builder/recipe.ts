@@ -2,6 +2,7 @@
 // the TypeScript type, the validation and the error messages all come from it.
 import { Type, type Static } from '@sinclair/typebox';
 import { checker } from '../common/schema.ts';
+import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../common/token.ts';
 import { FEATURES } from './features.ts';
 
 const PackageName = Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]+$', description: 'a Debian package name' });
@@ -60,6 +61,8 @@ export const RecipeSchema = Type.Object(
     compression: Type.Union(COMPRESSIONS.map((c) => Type.Literal(c)), { default: 'zstd' }),
     /** extra kernel command line */
     cmdline: Type.String({ default: '' }),
+    /** the HTTP API's bearer token, baked into /etc/picowire/token; the command line, fw_cfg and the PICOWIRE partition win over it, and without any the box makes one at first boot */
+    token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: TOKEN_ALLOWED })),
   },
   { additionalProperties: false },
 );
