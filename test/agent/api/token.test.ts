@@ -1,25 +1,12 @@
 // Where the API's token comes from, in order, and the one the box makes when none is given.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import test from 'ava';
+import { fakeRoot } from '../../helpers/fake-root.ts';
 import { apiToken, findToken } from '../../../src/agent/api/token.ts';
 import type { Result, Runner } from '../../../src/agent/exec.ts';
 import { FILES } from '../../../src/agent/paths.ts';
-
-const roots: string[] = [];
-test.after.always(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
-
-async function fakeRoot(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'picowire-token-'));
-  roots.push(root);
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  }
-  return root;
-}
 
 const ok: Result = { code: 0, stdout: '', stderr: '' };
 const noPartition: Runner = async () => ({ code: 1, stdout: '', stderr: 'findfs: unable to resolve' });
