@@ -1,5 +1,5 @@
 // The build, top to bottom: this function is the pipeline's table of contents.
-//   recipe ─► host tools ─► fetch ─► agent ─► root filesystem ─► initramfs ─► outputs ─► manifest
+//   recipe ─► host tools ─► fetch ─► agent ─► netmap (if on) ─► root filesystem ─► initramfs ─► outputs ─► manifest
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,11 @@ import { ensureHostTools } from './hosttools.ts';
 import { writeInitramfs } from './initramfs.ts';
 import { log, stage } from './log.ts';
 import { writeManifest } from './manifest.ts';
+import { kernelRelease } from './kmods.ts';
 import { loadRecipe } from './load.ts';
+import { buildNetmap } from './netmap.ts';
 import { assembleRootfs } from './rootfs.ts';
-import type { BootArtifacts } from './types.ts';
+import type { BootArtifacts, SourceBuild } from './types.ts';
 import { BOOT_PARAMS } from '../outputs/cmdline.ts';
 
 export interface BuildOptions {
@@ -37,9 +39,14 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   const fetched = await stage('fetch inputs', () => fetchInputs(recipe, { cacheDir: opts.cacheDir, lockFile, log }));
   const nodeMajor = Number(fetched.node.input.version.split('.')[0]);
   const bundle = await stage('bundle agent', () => bundleAgent({ nodeMajor }));
+  const built: SourceBuild[] = [];
+  if (recipe.features.includes('netmap')) {
+    const release = await kernelRelease(fetched.kernel.root);
+    built.push(await stage('build netmap', () => buildNetmap(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, log })));
+  }
   const buildId = `${recipe.name}-${opts.epoch}`;
   const rootfs = await stage('assemble root filesystem', () =>
-    assembleRootfs(recipe, fetched, { bundle }, { overlaysDir: join(opts.repoDir, 'overlays/rootfs'), version: opts.version, buildId, epoch: opts.epoch }),
+    assembleRootfs(recipe, fetched, { bundle, built }, { overlaysDir: join(opts.repoDir, 'overlays/rootfs'), version: opts.version, buildId, epoch: opts.epoch, cacheDir: opts.cacheDir }),
   );
 
   await mkdir(opts.outDir, { recursive: true });
@@ -76,7 +83,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
       );
     }
     await stage('write manifest and checksums', () =>
-      writeManifest({ recipe, fetched, rootfs, parts, outputs: written, outDir: opts.outDir, epoch: opts.epoch, version: opts.version }),
+      writeManifest({ recipe, fetched, rootfs, built: built.flatMap((b) => b.built), parts, outputs: written, outDir: opts.outDir, epoch: opts.epoch, version: opts.version }),
     );
     log.info(`built ${recipe.name} in ${((performance.now() - started) / 1000).toFixed(1)} s:`);
     for (const file of written) log.info(`  ${file}`);

@@ -27,7 +27,7 @@ export const FEATURES = {
   /**
    * netmap (Rizzo's fast packet I/O), built by the builder from the recipe's pinned `sources.netmap`
    * against the kernel's own headers (src/builder/netmap.ts); its module loads at boot, and its
-   * apps pkt-gen and bridge go to /usr/bin
+   * apps pkt-gen and bridge go to /usr/local/bin
    */
   netmap: ['netmap'],
   /** NICs mostly found in servers (Intel X710/XL710, Broadcom NetXtreme II, Emulex): 1.7 MB of modules the default ISO leaves out */

@@ -31,6 +31,13 @@ const BUILD: Tool[] = [
   { need: 'depmod', pkg: 'kmod' },
   { need: 'strip', pkg: 'binutils' },
   { need: 'mksquashfs', pkg: 'squashfs-tools' },
+  // the netmap feature compiles netmap.ko with the kernel's own compiler (Debian's 6.1 headers name
+  // gcc-12) and the apps against libc; kbuild's objtool links libelf
+  { need: 'gcc-12', pkg: 'gcc-12' },
+  { need: 'make', pkg: 'make' },
+  { need: '/usr/include/stdio.h', pkg: 'libc6-dev' },
+  { need: '/usr/lib/x86_64-linux-gnu/libelf.so.1', pkg: 'libelf1' },
+  { need: 'patch', pkg: 'patch' },
 ];
 
 const TEST: Tool[] = [

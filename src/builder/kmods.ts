@@ -1,6 +1,6 @@
 // The kernel modules an image needs: the features' module names, closed over modules.dep and the
 // softdeps (DESIGN.md: libcrc32c fails to load without crc32c_generic), in an order insmod can follow.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { UserError } from '../common/errors.ts';
 
@@ -21,6 +21,13 @@ interface ModuleIndex {
   post: Map<string, string[]>;
   builtin: Set<string>;
   aliases: { pattern: string; module: string }[];
+}
+
+/** The release of the one kernel an unpacked kernel package holds (6.1.0-50-amd64): its lib/modules/ folder's name. */
+export async function kernelRelease(kernelRoot: string): Promise<string> {
+  const versions = await readdir(join(kernelRoot, 'lib/modules'));
+  if (versions.length !== 1) throw new UserError(`kernel package holds ${versions.length} module trees (${versions.join(', ')}); expected one`);
+  return versions[0]!;
 }
 
 /** Kernel module names treat "-" and "_" alike; the kernel itself uses "_". */

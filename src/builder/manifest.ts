@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import type { FetchedInputs } from './fetch/index.ts';
 import type { Recipe } from './recipe.ts';
 import type { Rootfs } from './rootfs.ts';
+import type { Built } from './types.ts';
 
 /** The SHA-256 of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
@@ -19,6 +20,8 @@ export async function writeManifest(b: {
   recipe: Recipe;
   fetched: FetchedInputs;
   rootfs: Rootfs;
+  /** files compiled from upstream sources (netmap.ko, pkt-gen, ...) */
+  built: Built[];
   parts: { name: string; bytes: number }[];
   outputs: string[];
   outDir: string;
@@ -34,6 +37,7 @@ export async function writeManifest(b: {
     sourceDateEpoch: b.epoch,
     kernel: b.rootfs.kernelVersion,
     inputs: b.fetched.inputs.map(({ name, version, url, integrity, verifiedBy }) => ({ name, version, url, integrity, verifiedBy })),
+    built: b.built,
     modules: b.rootfs.moduleOrder,
     initramfs: b.parts.map(({ name, bytes }) => ({ name, bytes })),
     outputs,

@@ -8,13 +8,14 @@ import { UserError } from '../common/errors.ts';
 import { libraryClosure, readElf } from './elf.ts';
 import { FEATURES, HARDWARE_FEATURES, type Feature } from './features.ts';
 import type { FetchedInputs } from './fetch/index.ts';
-import { moduleClosure, moduleName, type ModuleClosure } from './kmods.ts';
+import { kernelRelease, moduleClosure, moduleName, type ModuleClosure } from './kmods.ts';
+import { moduleTree } from './modtree.ts';
 import { overlayEntries } from './overlays.ts';
 import type { Recipe } from './recipe.ts';
 import { nodeSquashfs } from './squashfs.ts';
 import { stripped } from './strip.ts';
 import { treeEntries, wanted } from './tree.ts';
-import type { Entry } from './types.ts';
+import type { Entry, SourceBuild } from './types.ts';
 
 export interface Rootfs {
   /** busybox, packages, libraries, agent, overlays, config */
@@ -40,10 +41,12 @@ const APPLETS_LEFT_OUT = new Set(['ip', 'tc', 'bridge', 'ss', 'nft', 'ethtool', 
 export async function assembleRootfs(
   recipe: Recipe,
   fetched: FetchedInputs,
-  agent: { bundle: Buffer },
-  opts: { overlaysDir: string; version: string; buildId: string; epoch: number },
+  made: { bundle: Buffer; built: SourceBuild[] },
+  opts: { overlaysDir: string; version: string; buildId: string; epoch: number; cacheDir: string },
 ): Promise<Rootfs> {
-  const { kernelVersion, kernel, moduleEntries, order, bootModules, entropyModules } = await kernelParts(recipe, fetched.kernel.root);
+  const builtModules = made.built.flatMap((b) => b.modules);
+  const { kernelVersion, kernel, moduleEntries, order, bootModules, entropyModules } = await kernelParts(recipe, fetched.kernel.root, builtModules, opts.cacheDir);
+  const builtFiles = made.built.flatMap((b) => b.files);
 
   for (const name of Object.keys(recipe.only)) {
     if (!recipe.packages.includes(name)) throw new UserError(`recipe.only.${name}: "${name}" is not one of recipe.packages (${recipe.packages.join(', ')})`);
@@ -58,7 +61,7 @@ export async function assembleRootfs(
   ];
 
   // shared libraries come from the binaries' ELF headers, searched in every fetched package
-  const binaries = await elfFiles([...packageEntries, { type: 'file', path: '/usr/bin/node', mode: 0o755, source: node }]);
+  const binaries = await elfFiles([...packageEntries, ...builtFiles, { type: 'file', path: '/usr/bin/node', mode: 0o755, source: node }]);
   const roots = [...fetched.packages, ...fetched.libraries].map((p) => ({ root: p.root }));
   const libs = (await libraryClosure(binaries, roots)).map(({ path, file }) => ({ path, file }));
   const libEntries: Entry[] = libs.map(({ path, file }) => ({ type: 'file', path, mode: 0o755, source: file }));
@@ -71,10 +74,10 @@ export async function assembleRootfs(
     ...(recipe.token === undefined ? [] : [{ type: 'file' as const, path: '/etc/picowire/token', mode: 0o600, data: Buffer.from(`${recipe.token}\n`) }]),
     { type: 'file', path: '/etc/picowire/modules.boot', mode: 0o644, data: Buffer.from(bootModules.join('\n') + '\n') },
     { type: 'file', path: '/etc/picowire/modules.entropy', mode: 0o644, data: Buffer.from(entropyModules.map((m) => `${m}\n`).join('')) },
-    { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: agent.bundle },
+    { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: made.bundle },
   ];
 
-  const base = layer(skeleton(), packageEntries, busybox, libEntries, config, await overlayEntries(opts.overlaysDir, context));
+  const base = layer(skeleton(), packageEntries, busybox, builtFiles, libEntries, config, await overlayEntries(opts.overlaysDir, context));
   return { base, modules: moduleEntries, node: nodeEntries, kernelVersion, kernel, moduleOrder: order };
 }
 
@@ -102,14 +105,14 @@ export function layer(...lists: Entry[][]): Entry[] {
   return [...byPath.values()];
 }
 
-/** The kernel image, its version, the closure of the features' modules, and the module indexes busybox's modprobe reads. */
-async function kernelParts(recipe: Recipe, root: string) {
-  const versions = await readdir(join(root, 'lib/modules'));
-  if (versions.length !== 1) throw new UserError(`kernel package holds ${versions.length} module trees (${versions.join(', ')}); expected one`);
-  const kernelVersion = versions[0]!;
-  const modulesDir = join(root, 'lib/modules', kernelVersion);
+/** The kernel image, its version, the closure of the features' modules (those built from source
+ * included), and the module indexes busybox's modprobe reads. */
+async function kernelParts(recipe: Recipe, root: string, built: string[], cacheDir: string) {
+  const kernelVersion = await kernelRelease(root);
+  let modulesDir = join(root, 'lib/modules', kernelVersion);
   // Debian's kernel package ships no modules.dep (its postinst runs depmod): make it once, in the cache
   if (!existsSync(join(modulesDir, 'modules.dep'))) await execa('depmod', ['-b', root, kernelVersion]);
+  if (built.length > 0) modulesDir = await moduleTree(root, kernelVersion, built, cacheDir);
   const features = recipe.features as Feature[];
   // squashfs and loop carry the Node runtime (src/builder/squashfs.ts), whatever the features
   const always = ['squashfs', 'loop', ...features.filter((f) => !HARDWARE_FEATURES.has(f)).flatMap((f) => FEATURES[f]), ...recipe.modules];

@@ -24,6 +24,32 @@ export interface Input {
   verifiedBy: string;
 }
 
+/** A file the builder compiled from an upstream source, as the manifest names it. */
+export interface Built {
+  /** netmap.ko, pkt-gen */
+  name: string;
+  /** where it sits in the image */
+  path: string;
+  sha256: string;
+  /** the recipe's source name, its repository and the commit */
+  source: string;
+  repo: string;
+  commit: string;
+  /** the sha256 of the archive it was built from, as the lock pins it */
+  archiveSha256: string;
+  /** picowire's patches applied to the source, in order */
+  patches: { name: string; sha256: string }[];
+}
+
+/** What a feature built from source gives the image: kernel modules, files, and where each came from. */
+export interface SourceBuild {
+  /** host paths of built .ko files: they join the kernel's modules under extra/ */
+  modules: string[];
+  /** other files for the image, at their image paths */
+  files: Entry[];
+  built: Built[];
+}
+
 /** What the boot loaders of every output need: a kernel, one initrd, and the kernel command line. */
 export interface BootArtifacts {
   kernel: string;

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { UserError } from '../../src/common/errors.ts';
-import { FEATURES } from '../../src/builder/features.ts';
+import { BUILDS_MODULES, FEATURES, type Feature } from '../../src/builder/features.ts';
 import { moduleClosure, moduleName, type ModuleClosure } from '../../src/builder/kmods.ts';
 
 const DEP = `
@@ -159,8 +159,10 @@ real('on the real kernel, libcrc32c comes with crc32c_generic loaded before it',
   await checkTopological(t, REAL!, c);
 });
 
-real('on the real kernel, every module the recipe features name exists', async (t) => {
-  const c = await moduleClosure(REAL!, Object.values(FEATURES).flat());
+real('on the real kernel, every module the recipe features name exists (but those built from source)', async (t) => {
+  const fromPackage = Object.entries(FEATURES).filter(([f]) => !BUILDS_MODULES.has(f as Feature));
+  t.true(fromPackage.length < Object.keys(FEATURES).length); // netmap is left out, and only it
+  const c = await moduleClosure(REAL!, fromPackage.flatMap(([, modules]) => modules));
   await checkTopological(t, REAL!, c);
   t.log(`${c.order.length} modules; built in: ${c.builtin.join(', ')}`);
 });
