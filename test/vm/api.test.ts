@@ -279,3 +279,30 @@ testNeeding([...NEEDS], `a fuzz of ${FUZZ_REQUESTS} hostile requests to the API 
     near(t, await rtt(lab), 10, 'after the fuzz');
   });
 });
+
+testNeeding([...NEEDS], 'with no token given, the box makes one, prints it, saves it on the PICOWIRE partition, and the API takes it (and a respawned agent keeps it)', async (t) => {
+  await withLab(
+    join(IMAGES, 'default.img'),
+    'bios-disk',
+    JSON.stringify(slow),
+    async (_lab, vm, api) => {
+      const { match } = await vm.waitFor(/picowire: API token \(none was given, so this box made one; (.*)\): (\S+)\r?\n/, 120_000);
+      const [, kept, token] = match as unknown as [string, string, string];
+      t.regex(kept, /^saved as token on the PICOWIRE partition \(\/dev\/\S+\)$/);
+      await vm.waitFor(/picowire: API on http:\/\/198\.19\.0\.15\//, 60_000);
+      t.is((await call(api!, 'GET', '/api/v1/status', { token })).status, 200, 'the printed token opens the API');
+      t.is((await call(api!, 'GET', '/api/v1/status', { token: TOKEN })).status, 401, 'another does not');
+      await runOnConsole(vm, 'dmesg -n 1', 30_000);
+      const onDisk = await runOnConsole(vm, 'mkdir -p /mnt/p && mount -t vfat -o ro,iocharset=utf8 $(findfs LABEL=PICOWIRE) /mnt/p && cat /mnt/p/token; umount /mnt/p', 30_000);
+      t.is(onDisk.trim(), token, 'the partition holds the token for the next boot');
+      // init respawns a killed agent: it finds this boot's token and makes no other
+      const before = vm.console.match(/picowire: API on http:\/\/198\.19\.0\.15\//g)!.length;
+      vm.send('kill -9 $(pidof node)\n');
+      const deadline = Date.now() + 120_000;
+      while (vm.console.match(/picowire: API on http:\/\/198\.19\.0\.15\//g)!.length === before && Date.now() < deadline) await sleep(500);
+      t.is(vm.console.match(/picowire: API token \(none was given/g)?.length, 1, 'no second token was made');
+      t.is((await call(api!, 'GET', '/api/v1/status', { token })).status, 200, 'the respawned agent serves with the same token');
+    },
+    { management: true },
+  );
+});
