@@ -60,6 +60,18 @@ test('a profile reaches the guest as fw_cfg opt/picowire/profile.json, from text
   t.deepEqual(valuesOf(args({ mode: 'bios-cd' }), '-fw_cfg'), []);
 });
 
+test('a management NIC on the user network takes a 198.18.0.0/15 subnet and forwards ports of 127.0.0.1 only', (t) => {
+  const a = args({ mode: 'bios-cd', nics: [{ tap: 'tapL' }, { tap: 'tapR' }, { user: true, net: '198.19.0.0/24', forward: [{ host: 18080, guest: 80 }] }] });
+  t.deepEqual(valuesOf(a, '-netdev')[2], 'user,id=net2,restrict=on,net=198.19.0.0/24,hostfwd=tcp:127.0.0.1:18080-:80');
+  for (const net of ['10.0.2.0/24', '192.168.1.0/24', '198.20.0.0/24', '198.19.0.0/16']) {
+    t.throws(() => args({ mode: 'bios-cd', nics: [{ user: true, net }] }), { instanceOf: UserError, message: `user NIC net "${net}" is not allowed; allowed: a /24 of 198.18.0.0/15, such as 198.19.0.0/24` });
+  }
+});
+
+test('settings reach the guest as fw_cfg opt/picowire/<name>', (t) => {
+  t.deepEqual(valuesOf(args({ mode: 'bios-cd', fwCfg: { token: 'x' } }), '-fw_cfg'), [`name=opt/picowire/token,file=${TMP}/fw_cfg.token`]);
+});
+
 test('an image that does not suit the mode is a user error naming what the mode takes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'picowire-qemu-test-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
