@@ -24,6 +24,7 @@ import { formatIpfw, parseIpfw } from './ipfw/index.ts';
 import { carried, embed } from './embed/index.ts';
 import { settingsFrom, type Wanted } from './embed/settings.ts';
 import { showCarried } from './embed/show.ts';
+import { flash } from './flash/index.ts';
 
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -56,6 +57,43 @@ function ipfwToProfile(args: string[], name: string): void {
   const checked = validateProfile(profile);
   if (!checked.ok) throw new UserError(`the ipfw commands make an invalid profile:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`);
   console.log(JSON.stringify(profile, null, 2));
+}
+
+/** The settings options `embed` and `flash` share, as commander gives them. */
+interface SettingsOptions {
+  profile?: string;
+  ipfw?: string;
+  authorizedKeys?: string;
+  token?: string;
+  tokenFile?: string;
+  profileUrl?: string;
+}
+
+/** Adds the options that name settings to embed. */
+function settingsOptions(command: Command): Command {
+  return command
+    .option('--profile <file>', 'a JSON profile, the one the box applies at boot')
+    .option('--ipfw <file>', 'ipfw/dummynet commands, turned into that profile')
+    .option('--authorized-keys <file>', "SSH public keys, one a line, for the box's SSH server")
+    .addOption(new Option('--token <token>', 'the API token (other users see it in the process list: prefer --token-file)').conflicts('tokenFile'))
+    .option('--token-file <file>', 'a file holding the API token')
+    .option('--profile-url <url>', 'where the box fetches its profile ({mac}, {serial}, {hostname} are filled in)');
+}
+
+/** Whether any setting was named. */
+const givenSettings = (o: SettingsOptions) => [o.profile, o.ipfw, o.authorizedKeys, o.token, o.tokenFile, o.profileUrl].some((v) => v !== undefined);
+
+/** The settings named on the command line, files read. */
+function wanted(o: SettingsOptions): Wanted {
+  const read = (file: string) => ({ file, text: readInput(file) });
+  return {
+    ...(o.profile !== undefined && { profile: read(o.profile) }),
+    ...(o.ipfw !== undefined && { ipfw: read(o.ipfw) }),
+    ...(o.authorizedKeys !== undefined && { authorizedKeys: read(o.authorizedKeys) }),
+    ...(o.token !== undefined && { token: { from: '--token', text: o.token } }),
+    ...(o.tokenFile !== undefined && { token: { from: o.tokenFile, text: readInput(o.tokenFile) } }),
+    ...(o.profileUrl !== undefined && { profileUrl: o.profileUrl }),
+  };
 }
 
 /** The command tree: each command's arguments, options and help in one place. */
@@ -130,42 +168,45 @@ Documentation: README.md and docs/profiles.md in the package.`);
       } else ipfwToProfile(input, opts.name);
     });
 
-  cli
-    .command('embed')
-    .description('put a profile, SSH keys, an API token or a profile URL into a built image (.iso, .img, .qcow2, PXE directory or initrd), in place or into a copy')
-    .argument('<image>', 'the image: an .iso, .img, .qcow2, a PXE directory or its initrd.img')
-    .option('--profile <file>', 'a JSON profile, the one the box applies at boot')
-    .option('--ipfw <file>', 'ipfw/dummynet commands, turned into that profile')
-    .option('--authorized-keys <file>', 'SSH public keys, one a line, for the box\'s SSH server')
-    .addOption(new Option('--token <token>', 'the API token (visible to other users in the process list: prefer --token-file)').conflicts('tokenFile'))
-    .option('--token-file <file>', 'a file holding the API token')
-    .option('--profile-url <url>', 'where the box fetches its profile ({mac}, {serial}, {hostname} are filled in)')
+  settingsOptions(
+    cli
+      .command('embed')
+      .description('put a profile, SSH keys, an API token or a profile URL into a built image (.iso, .img, .qcow2, PXE directory or initrd), in place or into a copy')
+      .argument('<image>', 'the image: an .iso, .img, .qcow2, a PXE directory or its initrd.img'),
+  )
     .option('-o, --out <path>', 'write the result here and leave the image as it is')
     .option('--show', 'print what the image carries and change nothing')
     .addHelpText('after', `
 Everything given is checked before the image is touched: a bad profile, key or token is refused with
 every error, and the image keeps its bytes. The same image and the same files give the same bytes.
-Booted from a CD, a machine does not see the PICOWIRE partition of an ISO; boot it as a disk or USB stick.`)
-    .action(async (image: string, opts: { profile?: string; ipfw?: string; authorizedKeys?: string; token?: string; tokenFile?: string; profileUrl?: string; out?: string; show?: boolean }) => {
-      const given = [opts.profile, opts.ipfw, opts.authorizedKeys, opts.token, opts.tokenFile, opts.profileUrl].some((v) => v !== undefined);
+An ISO carries them on its PICOWIRE partition, which the box reads from a stick, a disk or a CD alike.`)
+    .action(async (image: string, opts: SettingsOptions & { out?: string; show?: boolean }) => {
       if (opts.show) {
-        if (given || opts.out) throw new UsageError('--show prints what an image carries; it takes no settings and no --out');
+        if (givenSettings(opts) || opts.out) throw new UsageError('--show prints what an image carries; it takes no settings and no --out');
         console.log(showCarried(image, await carried(image)));
         return;
       }
-      if (!given) throw new UsageError('nothing to embed: give --profile, --ipfw, --authorized-keys, --token, --token-file or --profile-url (or --show)');
-      const read = (file: string) => ({ file, text: readInput(file) });
-      const wanted: Wanted = {
-        ...(opts.profile !== undefined && { profile: read(opts.profile) }),
-        ...(opts.ipfw !== undefined && { ipfw: read(opts.ipfw) }),
-        ...(opts.authorizedKeys !== undefined && { authorizedKeys: read(opts.authorizedKeys) }),
-        ...(opts.token !== undefined && { token: { from: '--token', text: opts.token } }),
-        ...(opts.tokenFile !== undefined && { token: { from: opts.tokenFile, text: readInput(opts.tokenFile) } }),
-        ...(opts.profileUrl !== undefined && { profileUrl: opts.profileUrl }),
-      };
+      if (!givenSettings(opts)) throw new UsageError('nothing to embed: give --profile, --ipfw, --authorized-keys, --token, --token-file or --profile-url (or --show)');
       const started = performance.now();
-      await embed(image, settingsFrom(wanted), { ...(opts.out !== undefined && { out: opts.out }), log: (line) => log.info(line) });
+      await embed(image, settingsFrom(wanted(opts)), { ...(opts.out !== undefined && { out: opts.out }), log: (line) => log.info(line) });
       log.info(`done in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    });
+
+  settingsOptions(
+    cli
+      .command('flash')
+      .description('write an .iso or .img to a USB stick or SD card, read it back and compare (Linux; as root)')
+      .argument('<image>', 'the .iso or .img')
+      .argument('<device>', 'the whole stick, e.g. /dev/sdb (see `lsblk -d -o NAME,SIZE,MODEL,TRAN,RM`)'),
+  )
+    .option('-y, --yes', 'write without asking (scripts)')
+    .addHelpText('after', `
+Refused: anything but a whole removable disk (or a file-backed loop device), a disk that is mounted,
+in use or holds the running system, a read-only one, and one smaller than the image. The settings
+options embed into a copy of the image first; the image itself is left as it is.`)
+    .action(async (image: string, device: string, opts: SettingsOptions & { yes?: boolean }) => {
+      const settings = givenSettings(opts) ? settingsFrom(wanted(opts)) : [];
+      await flash(image, device, { yes: opts.yes ?? false, settings, log: (line) => log.info(line) });
     });
 
   return cli;

@@ -4,15 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { execa } from 'execa';
-import { REPO } from './helpers/env.ts';
-
-const picowire = (args: string[], input?: string) => execa('node', [join(REPO, 'bin/picowire.js'), ...args], { reject: false, cwd: REPO, ...(input === undefined ? {} : { input }) });
-
-// what these tests run is the current source, compiled as `make` compiles it
-test.before(async () => {
-  await execa('npm', ['run', '--silent', 'compile'], { cwd: REPO });
-});
+import { picowire } from './helpers/cli.ts';
 
 async function profileFile(value: unknown): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'picowire-cli-')), 'p.json');
@@ -57,7 +49,7 @@ test('every command has --help, which says what it takes and exits 0', async (t)
   const top = await picowire(['--help']);
   t.is(top.exitCode, 0);
   const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
-  t.deepEqual(commands, ['build', 'lock', 'host-tools', 'profile', 'ipfw']);
+  t.deepEqual(commands, ['build', 'lock', 'host-tools', 'profile', 'ipfw', 'embed', 'flash']);
   t.regex(top.stdout, /Exit status: 0 done, 1 refused or failed .*, 2 usage/);
   for (const command of [...commands, 'profile check', 'profile plan']) {
     const r = await picowire([...command.split(' '), '--help']);
@@ -74,7 +66,7 @@ test('a file that cannot be read is named, with exit 1', async (t) => {
 
 test('ipfw turns the seed\'s asymmetric link, read from stdin, into a JSON profile, and back', async (t) => {
   const seed = 'ipfw pipe 10 config bw 256 Kbit/s delay 20ms\nipfw pipe 11 config bw 4 Mbit/s delay 5ms\nipfw add 100 pipe 10 out dst-port 2000-3000 ipfw add 200 pipe 11 in src-port 2000-3000\nipfw add 300 allow ip from any to any\n';
-  const r = await picowire(['ipfw', '-', '--name', 'asym'], seed);
+  const r = await picowire(['ipfw', '-', '--name', 'asym'], { input: seed });
   t.is(r.exitCode, 0, r.stderr);
   const profile = JSON.parse(r.stdout) as { name: string; pipes: Record<string, unknown>; rules: unknown[] };
   t.is(profile.name, 'asym');

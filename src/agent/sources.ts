@@ -8,6 +8,7 @@
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { firstLines, type Runner } from './exec.ts';
+import { awaitConfigPartition, bootedFromMedium, configPartitionOnDisc } from './media.ts';
 import { BIN, CONFIG_LABEL, FILES } from './paths.ts';
 
 export type Found = { source: string; value: unknown } | { source: string; error: string };
@@ -18,6 +19,8 @@ export interface Context {
   run: Runner;
   /** warnings about sources that could not be read (not about the profile) */
   warn: (line: string) => void;
+  /** how long a boot from a medium waits for its PICOWIRE partition (media.ts; tests shorten it) */
+  mediaWaitMs?: number;
 }
 
 const ARG = 'picowire.profile=';
@@ -26,6 +29,8 @@ const ARG = 'picowire.profile=';
 export async function findProfile(ctx: Context): Promise<Found> {
   const sources = [fromCmdline, fromFwCfg, fromConfigPartition, fromBaked];
   for (const source of sources) {
+    // a stick the image booted from may not be there yet (media.ts)
+    if (source === fromConfigPartition && (await bootedFromMedium(ctx.root))) await awaitConfigPartition(ctx, ctx.mediaWaitMs);
     const found = await source(ctx);
     if (found) return found;
   }
@@ -78,11 +83,14 @@ let partitionQueue: Promise<unknown> = Promise.resolve();
 export function onConfigPartition<T>(ctx: Context, mode: 'ro' | 'rw', use: (dir: string, device: string) => Promise<T | undefined>): Promise<T | undefined> {
   const work = partitionQueue.then(async () => {
     const findfs = await ctx.run(BIN.busybox, ['findfs', `LABEL=${CONFIG_LABEL}`]);
-    const device = findfs.stdout.trim();
-    if (findfs.code !== 0 || !device) return undefined;
+    // no partition the kernel shows: booted from a CD, it is on the disc all the same (media.ts), read-only
+    const disc = findfs.code === 0 && findfs.stdout.trim() ? undefined : mode === 'ro' ? await configPartitionOnDisc(ctx.root, true) : undefined;
+    const device = disc?.device ?? findfs.stdout.trim();
+    if (!disc && (findfs.code !== 0 || !device)) return undefined;
     const dir = join(ctx.root, FILES.configMount);
     await mkdir(dir, { recursive: true });
-    const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', `${mode},nodev,nosuid,noexec,iocharset=utf8`, device, dir]);
+    const options = [mode, 'nodev', 'nosuid', 'noexec', 'iocharset=utf8', ...(disc ? ['loop'] : [])].join(',');
+    const mount = await ctx.run(BIN.busybox, ['mount', '-t', 'vfat', '-o', options, disc?.image ?? device, dir]);
     if (mount.code !== 0) {
       ctx.warn(`cannot mount the ${CONFIG_LABEL} partition ${device}${mode === 'rw' ? ' for writing' : ''}: ${firstLines(mount.stderr)}`);
       return undefined;
@@ -90,7 +98,7 @@ export function onConfigPartition<T>(ctx: Context, mode: 'ro' | 'rw', use: (dir:
     try {
       return await use(dir, device);
     } finally {
-      const umount = await ctx.run(BIN.busybox, ['umount', dir]);
+      const umount = await ctx.run(BIN.busybox, ['umount', '-d', dir]); // -d: frees the loop device of a disc's copy
       if (umount.code !== 0) ctx.warn(`cannot unmount ${dir}: ${firstLines(umount.stderr)}`);
     }
   });

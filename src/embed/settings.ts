@@ -4,6 +4,7 @@
 // and what is allowed.
 import { createHash } from 'node:crypto';
 import { UserError } from '../common/errors.ts';
+import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../common/token.ts';
 import { parseIpfw } from '../ipfw/index.ts';
 import { validateProfile } from '../profile/validate.ts';
 
@@ -25,7 +26,7 @@ export interface Wanted {
   profileUrl?: string;
 }
 
-const TOKEN = /^[A-Za-z0-9._~+/=-]{16,256}$/;
+const TOKEN = new RegExp(TOKEN_PATTERN);
 const KEY_TYPES = [
   'ssh-ed25519',
   'ssh-rsa',
@@ -62,7 +63,7 @@ export function settingsFrom(wanted: Wanted): Setting[] {
   }
   if (wanted.token) {
     const token = wanted.token.text.trim();
-    if (!TOKEN.test(token)) errors.push(`token (${wanted.token.from}): ${describeSecret(token)} is not a token; allowed: 16 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -`);
+    if (!TOKEN.test(token)) errors.push(`token (${wanted.token.from}): ${describeSecret(token)} is not a token; allowed: ${TOKEN_ALLOWED}`);
     else keep('token', token);
   }
   if (wanted.authorizedKeys) {

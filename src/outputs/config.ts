@@ -22,7 +22,8 @@ function readme(name: string): string {
     'safely, and boot the appliance from it again. A profile with mistakes is refused',
     'as a whole: the console lists every mistake and the previous profile stays in force.',
     '',
-    'Booted from a CD, this partition is not seen; the profile baked into the image applies.',
+    'On a CD, this partition is read from the disc as it was written (picowire embed puts',
+    'settings into the ISO before it is burned).',
     '',
   ].join('\r\n'); // CRLF: Notepad on older Windows shows a bare LF file as one line
 }

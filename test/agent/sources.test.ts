@@ -72,7 +72,7 @@ test('the PICOWIRE partition is mounted read-only, read and unmounted', async (t
   const calls: string[] = [];
   const found = await findProfile(ctx(root, partition(root, '{"name":"from-usb"}', calls)));
   t.deepEqual(found, { source: 'profile.json on the PICOWIRE partition (/dev/sdb2)', value: { name: 'from-usb' } });
-  t.deepEqual(calls, ['findfs LABEL=PICOWIRE', `mount -t vfat -o ro,nodev,nosuid,noexec,iocharset=utf8 /dev/sdb2 ${join(root, FILES.configMount)}`, `umount ${join(root, FILES.configMount)}`]);
+  t.deepEqual(calls, ['findfs LABEL=PICOWIRE', `mount -t vfat -o ro,nodev,nosuid,noexec,iocharset=utf8 /dev/sdb2 ${join(root, FILES.configMount)}`, `umount -d ${join(root, FILES.configMount)}`]);
   t.false(existsSync(join(root, FILES.configMount, 'profile.json')));
 });
 

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { IMAGES, REPO, testNeeding } from '../helpers/env.ts';
-
-const picowire = (args: string[]) => execa('node', [join(REPO, 'bin/picowire.js'), ...args], { reject: false });
+import { picowire } from '../helpers/cli.ts';
+import { IMAGES, testNeeding } from '../helpers/env.ts';
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
 const PROFILE = { name: 'embedded', pipes: { p: { delay: '30ms' } }, rules: [{ from: 'a', pipe: 'p' }] };
@@ -21,7 +20,6 @@ let work = '';
 const files: Record<string, string> = {};
 
 test.before(async () => {
-  await execa('npm', ['run', '--silent', 'compile'], { cwd: REPO });
   work = await mkdtemp(join(tmpdir(), 'picowire-embed-'));
   const write = async (name: string, text: string) => {
     files[name] = join(work, name);

@@ -1,0 +1,44 @@
+// Each output with a profile embedded by `picowire embed`, booted between the lab's test hosts: the
+// embedded profile is the one in force, and the traffic shows it.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withLab } from '../../src/lab/lab.ts';
+import { pingRtt } from '../../src/lab/measure.ts';
+import type { BootMode } from '../../src/lab/qemu.ts';
+import { median } from '../../src/lab/stats.ts';
+import { picowire } from '../helpers/cli.ts';
+import { IMAGES, testNeeding } from '../helpers/env.ts';
+
+const DELAY_MS = 30;
+const PROFILE = { name: 'embedded', pipes: { p: { delay: `${DELAY_MS}ms` } }, rules: [{ from: 'a', pipe: 'p' }] };
+
+// every way the settings travel is booted: the partition from a stick, a CD (read off the disc), two
+// disks, and a PXE initrd
+const CASES: { image: string; mode: BootMode }[] = [
+  { image: 'default.iso', mode: 'bios-usb' },
+  { image: 'default.iso', mode: 'bios-cd' },
+  { image: 'default.img', mode: 'uefi-disk' },
+  { image: 'default.qcow2', mode: 'bios-disk' },
+  { image: 'default-pxe', mode: 'direct' },
+];
+
+for (const { image, mode } of CASES) {
+  testNeeding(['root', 'qemu', 'image'], `${image} with a profile embedded boots (${mode}) into that profile, and pings take its delay`, async (t) => {
+    const work = await mkdtemp(join(tmpdir(), 'picowire-embed-vm-'));
+    const profile = join(work, 'profile.json');
+    await writeFile(profile, JSON.stringify(PROFILE));
+    const out = join(work, image);
+    const embedded = await picowire(['embed', join(IMAGES, image), '--profile', profile, '-o', out]);
+    t.is(embedded.exitCode, 0, embedded.stderr);
+    await withLab(out, mode, undefined, async (lab, vm) => {
+      t.regex(vm.console, /picowire: applied profile embedded\r?\n/);
+      const ping = await pingRtt(lab.left, lab.right, { count: 20, intervalS: 0.05 });
+      const rtt = median(ping.rttsMs);
+      t.log(`RTT median ${rtt.toFixed(2)} ms, min ${Math.min(...ping.rttsMs).toFixed(2)} ms`);
+      t.is(ping.received, ping.sent);
+      t.true(Math.min(...ping.rttsMs) >= DELAY_MS, 'no ping beats the embedded delay');
+      t.true(rtt < DELAY_MS + 10, `median RTT ${rtt} ms is the embedded delay plus the lab's own`);
+    });
+  });
+}
