@@ -80,6 +80,8 @@ async function getIpfw({ res, box }: Call): Promise<void> {
 async function postIpfw(call: Call): Promise<void> {
   requireType(call.req, 'text/plain');
   const text = utf8(await readBody(call.req, BODY_LIMIT));
+  // nothing to do is a mistake, not a request to rewrite the profile in force as ipfw reads it back
+  if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) throw new HttpError(400, ['body: no ipfw commands; allowed: ipfw/dummynet commands, one a line, such as "pipe 1 config bw 2Mbit/s delay 10ms"']);
   const replace = call.url.searchParams.get('replace');
   if (replace !== null && replace !== '0' && replace !== '1') throw new HttpError(400, [`query replace: ${JSON.stringify(replace)} is not allowed; allowed: 0 (amend the profile in force, the default) or 1 (replace it)`]);
   let profile: Profile;

@@ -230,6 +230,11 @@ test('POST /api/v1/ipfw amends the profile in force, or replaces it with ?replac
   const bad = await api.call('POST', '/api/v1/ipfw', { type: 'text/plain', body: 'pipe 1 config bw fast' });
   t.is(bad.status, 422);
   t.regex(bad.json().errors[0]!, /^ipfw: .*fast/);
+  for (const body of ['', '\n  \n', '# only a comment\n']) {
+    const empty = await api.call('POST', '/api/v1/ipfw', { type: 'text/plain', body });
+    t.is(empty.status, 400, JSON.stringify(body));
+    t.regex(empty.json().errors[0]!, /^body: no ipfw commands/);
+  }
   t.is((await api.call('POST', '/api/v1/ipfw?replace=yes', { type: 'text/plain', body: 'pipe 1 config delay 1ms' })).status, 400);
   t.is((await api.call('POST', '/api/v1/ipfw', { type: json, body: '{}' })).status, 415);
   t.is(api.applied.length, 2);
