@@ -169,6 +169,15 @@ testNeeding([...NEEDS], 'the API on the management NIC: every endpoint, the toke
     t.log(`the bridge input chain dropped ${after - before} frames of the curl (SYN and its retries)`);
     t.true(after > before, 'the frames reached the box and were dropped at the bridge, before IP');
     t.is((await call(api, 'GET', '/healthz', { token: null })).status, 200, 'the API still answers on the management NIC');
+
+    // an address the management NIC gets (a new lease) is served within a second or two; one it loses is no longer
+    await runOnConsole(vm, '/sbin/ip addr add 198.19.0.99/24 dev $(ls /sys/class/net | grep -v -e ^a$ -e ^b$ -e br0 -e lo | head -1)', 30_000);
+    await vm.waitFor(/picowire: API on http:\/\/198\.19\.0\.99\/ \(management NIC \S+\)/, 10_000);
+    t.regex(await runOnConsole(vm, 'busybox netstat -ltn', 30_000), /198\.19\.0\.99:80 /);
+    await runOnConsole(vm, '/sbin/ip addr del 198.19.0.99/24 dev $(ls /sys/class/net | grep -v -e ^a$ -e ^b$ -e br0 -e lo | head -1)', 30_000);
+    await vm.waitFor(/picowire: API no longer on http:\/\/198\.19\.0\.99\/: the address went away/, 10_000);
+    t.notRegex(await runOnConsole(vm, 'busybox netstat -ltn', 30_000), /198\.19\.0\.99:80 /);
+    t.is((await call(api, 'GET', '/healthz', { token: null })).status, 200, 'the lease address is still served');
   });
 });
 
