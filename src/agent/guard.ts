@@ -32,9 +32,13 @@ export async function guardBridge(ctx: { root: string; batch: Batcher }): Promis
     if (existsSync(join(ctx.root, 'proc/sys'))) await writeFile(join(ctx.root, path), value).catch((e: Error) => problems.push(`/${path}: ${e.message}`));
   }
   const file = join(ctx.root, FILES.run, 'guard.nft');
-  await mkdir(join(ctx.root, FILES.run), { recursive: true });
-  await writeFile(file, GUARD_NFT);
-  const r = await ctx.batch('nft', file);
-  if (r.code !== 0) problems.push(`nft: ${firstLines(r.stderr)}`);
+  try {
+    await mkdir(join(ctx.root, FILES.run), { recursive: true });
+    await writeFile(file, GUARD_NFT);
+    const r = await ctx.batch('nft', file);
+    if (r.code !== 0) problems.push(`nft: ${firstLines(r.stderr)}`);
+  } catch (e) {
+    problems.push(`${file}: ${(e as Error).message}`);
+  }
   return problems.length ? problems.join('; ') : undefined;
 }

@@ -99,7 +99,8 @@ async function main(): Promise<void> {
   // the management plane: nothing from the bridge ports reaches the box, then the HTTP API on the management NICs
   const guarded = await guardBridge({ ...ctx, batch: ctx.batch! });
   if (guarded) warn(`the bridge ports may reach the box: ${guarded}`);
-  void startApi({ ...ctx, warn }, changes, ports.management.map((nic) => nic.name));
+  // a failure here must not take the agent (and the bridge's profile) down with it
+  startApi({ ...ctx, warn }, changes, ports.management.map((nic) => nic.name)).catch((e: Error) => say(`no HTTP API: ${e.message}`));
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
 }
 

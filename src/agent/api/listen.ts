@@ -49,6 +49,8 @@ export function followManagementAddresses(opts: Options): Listening {
         open.set(host, server);
         try {
           await new Promise<void>((done, fail) => server.once('error', fail).listen({ host, port }, done));
+          // an error later (say, out of file descriptors) is said, not thrown: it would end the agent
+          server.on('error', (e) => opts.say(`warning: API on ${url(host, port)}: ${e.message}`));
           opts.say(`API on ${url(host, port)} (management NIC ${nic})`);
         } catch (e) {
           open.delete(host); // tried again at the next look: a fresh IPv6 address cannot be bound until its duplicate check is done
