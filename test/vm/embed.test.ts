@@ -1,5 +1,6 @@
-// Each output with a profile embedded by `picowire embed`, booted between the lab's test hosts: the
-// embedded profile is the one in force, and the traffic shows it.
+// Each output with a profile and an API token embedded by `picowire embed`, booted between the lab's
+// test hosts with a management NIC: the embedded profile is the one in force (the traffic shows it),
+// and the API takes the embedded token and no other.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { IMAGES, testNeeding } from '../helpers/env.ts';
 
 const DELAY_MS = 30;
 const PROFILE = { name: 'embedded', pipes: { p: { delay: `${DELAY_MS}ms` } }, rules: [{ from: 'a', pipe: 'p' }] };
+const TOKEN = 'embedded-token-5b1e0c9a77d3f2e4';
 
 // every way the settings travel is booted: the partition from a stick, a CD (read off the disc), two
 // disks, and a PXE initrd
@@ -29,16 +31,20 @@ for (const { image, mode } of CASES) {
     const profile = join(work, 'profile.json');
     await writeFile(profile, JSON.stringify(PROFILE));
     const out = join(work, image);
-    const embedded = await picowire(['embed', join(IMAGES, image), '--profile', profile, '-o', out]);
+    const embedded = await picowire(['embed', join(IMAGES, image), '--profile', profile, '--token', TOKEN, '-o', out]);
     t.is(embedded.exitCode, 0, embedded.stderr);
-    await withLab(out, mode, undefined, async (lab, vm) => {
+    await withLab(out, mode, undefined, async (lab, vm, api) => {
       t.regex(vm.console, /picowire: applied profile embedded\r?\n/);
+      await vm.waitFor(/picowire: API on http:\/\/\S+ \(management NIC/, 60_000);
+      const status = (token: string) => fetch(`${api!.url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000) }).then((r) => r.status);
+      t.is(await status(TOKEN), 200, 'the embedded token opens the API');
+      t.is(await status('some-other-token-0123456789'), 401);
       const ping = await pingRtt(lab.left, lab.right, { count: 20, intervalS: 0.05 });
       const rtt = median(ping.rttsMs);
       t.log(`RTT median ${rtt.toFixed(2)} ms, min ${Math.min(...ping.rttsMs).toFixed(2)} ms`);
       t.is(ping.received, ping.sent);
       t.true(Math.min(...ping.rttsMs) >= DELAY_MS, 'no ping beats the embedded delay');
       t.true(rtt < DELAY_MS + 10, `median RTT ${rtt} ms is the embedded delay plus the lab's own`);
-    });
+    }, { management: true });
   });
 }
