@@ -25,7 +25,7 @@ export async function startApi(ctx: Context, changes: Changes, managementNics: s
     ctx.say(`no HTTP API: ${token.error}`);
     return undefined;
   }
-  const api = createApi(boxOf(changes, ctx), token.token);
+  const api = await createApi(boxOf(changes, ctx), token.token);
   const listening = followManagementAddresses({ nics: managementNics, server: api.server, say: ctx.say });
   await listening.look();
   return listening;

@@ -4,7 +4,7 @@
 // comes or changes, so they are looked at every second: a new address gets a server, one that went
 // away loses its own. A link-local IPv6 address is served on its NIC only (its scope).
 import type { Server } from 'node:http';
-import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import type { NetworkInterfaceInfo } from 'node:os';
 
 export const API_PORT = 80;
 
@@ -29,12 +29,13 @@ interface Options {
 
 /** Serves on the management NICs' addresses as they come and go. */
 export function followManagementAddresses(opts: Options): Listening {
-  const { nics, port = API_PORT, everyMs = 1000, addresses = networkInterfaces } = opts;
+  const { nics, port = API_PORT, everyMs = 1000 } = opts;
   const open = new Map<string, Server>(); // by host, as listen() takes it
   const warned = new Set<string>();
   const look = async () => {
     const wanted = new Map<string, string>(); // host → its NIC
-    const all = addresses();
+    // node:os is loaded when the API starts, not before the agent's main() (see server.ts)
+    const all = (opts.addresses ?? (await import('node:os')).networkInterfaces)();
     for (const nic of nics) for (const a of all[nic] ?? []) wanted.set(a.family === 'IPv6' && a.scopeid ? `${a.address}%${nic}` : a.address, nic);
     for (const [host, server] of open) {
       if (wanted.has(host)) continue;

@@ -2,7 +2,9 @@
 // by the table in routes.ts: an unknown path is 404, a known one asked with another method 405 with
 // Allow, a missing or wrong token 401 with WWW-Authenticate; every error is {"errors": [...]}, one
 // line each. Slow and idle clients are cut off, so a few of them cannot hold the box's connections.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// node:http is loaded only when the API starts, after the agent is ready: a static import is loaded
+// before main() runs, and under QEMU TCG that put the agent's ready line about 0.5 s later.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { bearerCheck } from './auth.ts';
 import type { Box } from './box.ts';
 import { HttpError } from './errors.ts';
@@ -35,9 +37,10 @@ export interface Api {
 }
 
 /** The API over a box, answering with `token` only; tests shorten the limits. */
-export function createApi(box: Box, token: string, limits: Partial<typeof LIMITS> = {}): Api {
+export async function createApi(box: Box, token: string, limits: Partial<typeof LIMITS> = {}): Promise<Api> {
   const { headersMs, requestMs, keepAliveMs, checkEveryMs, connections, eventStreams } = { ...LIMITS, ...limits };
-  const authorized = bearerCheck(token);
+  const { createServer } = await import('node:http');
+  const authorized = await bearerCheck(token);
   const events = new EventStream(box, eventStreams);
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     answer(req, res, box, events, authorized).catch((e: unknown) => fail(res, e));

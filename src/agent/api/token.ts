@@ -7,7 +7,6 @@
 // on the consoles and keeps it on the PICOWIRE partition when that is writable, so the next boot
 // finds it there. A token that breaks the rules is refused with the reason, and no API is served:
 // the user meant that token, and another would lock them out without telling them why.
-import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../../common/token.ts';
@@ -45,6 +44,7 @@ export function checkToken(source: string, text: string): TokenFound {
 
 /** Makes a token (256 random bits, base64url: 43 characters) and keeps it for this boot, and on the partition when it is writable; says where it went. */
 export async function makeToken(ctx: Context): Promise<{ token: string; kept: string }> {
+  const { randomBytes } = await import('node:crypto'); // loaded only when needed, after the agent is ready (see server.ts)
   const token = randomBytes(32).toString('base64url');
   const run = join(ctx.root, FILES.madeToken);
   await mkdir(dirname(run), { recursive: true });

@@ -47,7 +47,7 @@ function fakeBox() {
 /** A served API on 127.0.0.1 and a client for it; closed when the test ends. */
 async function serve(t: { teardown: (f: () => void) => void }, limits = {}) {
   const fake = fakeBox();
-  const api = createApi(fake.box, TOKEN, limits);
+  const api = await createApi(fake.box, TOKEN, limits);
   const server: Server = api.server();
   await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
   const port = (server.address() as { port: number }).port;
