@@ -88,6 +88,17 @@ export async function getOrFetch(source: Source & { integrity: string }, opts: C
   }
 }
 
+/** Moves a finished temporary file or folder to its place in the cache. If another build (another
+ * make in the same tree) put it there meanwhile, theirs is kept: same key, same content. */
+export async function settleInCache(temp: string, target: string): Promise<void> {
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    if (!(await exists(target))) throw error;
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
 /** True if a path exists (any type). */
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(

@@ -5,8 +5,12 @@ export const FEATURES = {
   bridge: ['bridge', 'llc', 'stp'],
   /** netem and the shaping and scheduling qdiscs profiles map onto */
   emulation: ['sch_netem', 'sch_tbf', 'sch_htb', 'sch_drr', 'sch_prio', 'sch_qfq', 'sch_fq_codel', 'sch_ingress', 'ifb', 'act_mirred', 'cls_matchall', 'cls_u32', 'cls_fw', 'act_skbedit'],
-  /** traffic selection in the bridge family, which marks packets with their tc class */
-  nftables: ['nf_tables', 'nft_meta_bridge', 'nft_numgen', 'nft_limit', 'nft_ct', 'nft_hash', 'nft_objref', 'nft_dup_netdev'],
+  /**
+   * traffic selection in the bridge family, which marks packets with their tc class. No nft_ct or
+   * nft_limit: no plan has a ct or limit expression, and nft_ct brought nf_conntrack and both
+   * defrag modules along (README: what the default ISO leaves out)
+   */
+  nftables: ['nf_tables', 'nft_meta_bridge', 'nft_numgen', 'nft_hash', 'nft_objref', 'nft_dup_netdev'],
   /** reading a profile from QEMU's fw_cfg */
   fwcfg: ['qemu_fw_cfg'],
   /** reading profile.json from the PICOWIRE partition on a USB stick, disk or CD */

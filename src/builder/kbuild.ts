@@ -4,11 +4,11 @@
 // (hard links to the unpacked packages in the cache: no copy, nothing written into them), and the
 // headers' Makefile, which includes the common tree by its absolute /usr/src path, is pointed at
 // the tree's own copy. Made once per set of packages and reused.
-import { readFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { UserError } from '../common/errors.ts';
-import { exists } from './cache.ts';
+import { exists, settleInCache } from './cache.ts';
 import type { Unpacked } from './fetch/index.ts';
 import { runTool } from './fetch/host-tool.ts';
 
@@ -45,7 +45,7 @@ async function assemble(headers: Unpacked[], root: string, dir: string, release:
     // a hard link to the cached package: replace the file, never write through it
     await rm(makefile);
     await writeFile(makefile, text.replace(/^include \/usr\/src\//m, `include ${root}/usr/src/`));
-    await rename(temp, root);
+    await settleInCache(temp, root);
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;

@@ -3,9 +3,9 @@
 // all, so dependencies, aliases and the load order treat a built module like one of Debian's.
 // Made once per kernel and set of built modules, in the cache.
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { exists } from './cache.ts';
+import { exists, settleInCache } from './cache.ts';
 import { runTool } from './fetch/host-tool.ts';
 
 // what depmod reads besides the modules themselves
@@ -28,7 +28,7 @@ export async function moduleTree(kernelRoot: string, release: string, extra: str
     for (const f of DEPMOD_INPUTS) if (await exists(join(from, f))) await copyFile(join(from, f), join(to, f));
     for (const ko of extra) await copyFile(ko, join(to, 'extra', basename(ko)));
     await runTool('depmod', ['-b', temp, release], 'kmod', `index the modules of ${release} with ${extra.map((k) => basename(k)).join(', ')}`);
-    await rename(temp, root);
+    await settleInCache(temp, root);
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;

@@ -9,12 +9,12 @@
 // /usr/src/netmap-<commit>, the headers as /usr/src/linux-headers-*), kbuild's timestamp, user and
 // host are fixed, and the module is stripped of debug info as Debian strips its own.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, ExecaError } from 'execa';
 import { UserError } from '../common/errors.ts';
-import { exists } from './cache.ts';
+import { exists, settleInCache, tempBeside } from './cache.ts';
 import type { FetchedInputs } from './fetch/index.ts';
 import { runTool } from './fetch/host-tool.ts';
 import { kernelBuildTree, type KernelBuildTree } from './kbuild.ts';
@@ -60,23 +60,24 @@ async function compile(b: { archive: string; commit: string; tree: KernelBuildTr
   const work = await mkdtemp(join(tmpdir(), 'picowire-netmap-'));
   const src = join(work, `netmap-${b.commit}`);
   const logFile = join(work, 'build.log');
+  const temp = tempBeside(b.out);
   try {
     await runTool('tar', ['-xzf', b.archive, '-C', work, '--no-same-owner'], 'tar', `unpack ${b.archive}`);
     if (!(await exists(src))) throw new UserError(`${b.archive} does not unpack to netmap-${b.commit}/: is it upstream's archive of that commit?`);
     await applyPatches(b.patches, src);
     // the host paths of the source and of the kernel tree never reach the outputs
     const maps = `-ffile-prefix-map=${work}=/usr/src -ffile-prefix-map=${b.tree.root}/=/`;
-    const env = { ...FIXED_ENV, KCFLAGS: maps };
+    // an outer make's job server and flags (make runs picowire) mean nothing to this one
+    const env = { ...FIXED_ENV, KCFLAGS: maps, MAKEFLAGS: '', MFLAGS: '', MAKELEVEL: '' };
     b.log.info(`netmap ${b.commit.slice(0, 12)}: configure for ${b.release} with ${b.tree.compiler} (${CONFIGURE.join(' ')}); log in ${logFile}`);
     await step(['./configure', `--kernel-dir=${b.tree.dir}`, ...CONFIGURE, `--cc=${b.tree.compiler} ${maps}`], src, env, logFile);
     b.log.info(`netmap ${b.commit.slice(0, 12)}: make -j${availableParallelism()} (netmap.ko, ${APPS.join(', ')})`);
     await step(['make', `-j${availableParallelism()}`], src, env, logFile);
 
-    const temp = `${b.out}.tmp-${process.pid}`;
     await mkdir(temp, { recursive: true });
     await runTool('strip', ['--strip-debug', '-o', join(temp, 'netmap.ko'), join(src, 'netmap.ko')], 'binutils', 'strip netmap.ko');
     for (const app of APPS) await runTool('strip', ['--strip-all', '-o', join(temp, app), join(src, 'build-apps', app, app)], 'binutils', `strip ${app}`);
-    await rename(temp, b.out);
+    await settleInCache(temp, b.out);
     const size = (await stat(join(b.out, 'netmap.ko'))).size;
     b.log.info(`netmap ${b.commit.slice(0, 12)}: built netmap.ko (${Math.round(size / 1024)} KiB), ${APPS.join(', ')} in ${seconds(performance.now() - started)}`);
     await rm(work, { recursive: true, force: true });
@@ -84,6 +85,8 @@ async function compile(b: { archive: string; commit: string; tree: KernelBuildTr
     // the folder stays for a look at what failed; a success removes it
     if (error instanceof UserError) throw new UserError(`${error.message}\n(the build folder ${work} is kept)`);
     throw error;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
   }
 }
 

@@ -1,8 +1,8 @@
 // Unpacks a verified .deb into the cache with dpkg-deb (no root needed: ownership is recorded later
 // by the rootfs stage, not taken from the disk). One tree per .deb hash, extracted once and reused.
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exists } from './cache.ts';
+import { exists, settleInCache } from './cache.ts';
 import { runTool } from './fetch/host-tool.ts';
 
 /** Returns <cacheDir>/unpacked/<sha256>/, extracting `deb` there first if it is not there yet. */
@@ -14,10 +14,7 @@ export async function unpackDeb(deb: string, sha256: string, cacheDir: string): 
   const temp = await mkdtemp(join(cacheDir, 'unpacked', `.tmp-${sha256.slice(0, 12)}-`));
   try {
     await runTool('dpkg-deb', ['--extract', deb, temp], 'dpkg', `unpack ${deb}`);
-    await rename(temp, root).catch(async (error: NodeJS.ErrnoException) => {
-      // another build unpacked the same package meanwhile: theirs is as good as ours
-      if (!(await exists(root))) throw error;
-    });
+    await settleInCache(temp, root);
     return root;
   } finally {
     await rm(temp, { recursive: true, force: true });

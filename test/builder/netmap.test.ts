@@ -1,0 +1,36 @@
+// netmap.ko as the build stage makes it, for the kernel the default recipe pins: its vermagic must be
+// the kernel package's own modules' (else the kernel refuses it), and the stage says where each file
+// came from. Uses the real cache, which `make` fills; the first run compiles netmap (about a minute).
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { defaultCacheDir } from '../../src/builder/cache.ts';
+import { fetchInputs } from '../../src/builder/fetch/index.ts';
+import { kernelRelease } from '../../src/builder/kmods.ts';
+import { loadRecipe } from '../../src/builder/load.ts';
+import { sha256File } from '../../src/builder/manifest.ts';
+import { buildNetmap } from '../../src/builder/netmap.ts';
+import { REPO, testNeeding } from '../helpers/env.ts';
+
+const quiet = { info: () => {}, warn: () => {} };
+const vermagic = async (ko: string) => (await execa('modinfo', ['-F', 'vermagic', ko])).stdout.trim();
+
+testNeeding(['image'], 'netmap.ko is built for the pinned kernel: its vermagic is that of the kernel package\'s own modules', async (t) => {
+  const { recipe, lockFile } = await loadRecipe(join(REPO, 'recipes/default.ts'));
+  const cacheDir = defaultCacheDir();
+  const fetched = await fetchInputs(recipe, { cacheDir, lockFile, log: quiet });
+  const release = await kernelRelease(fetched.kernel.root);
+  const netmap = await buildNetmap(fetched, { cacheDir, kernelRelease: release, log: quiet });
+
+  const debian = await vermagic(join(fetched.kernel.root, 'lib/modules', release, 'kernel/net/bridge/bridge.ko'));
+  t.true(debian.startsWith(`${release} SMP `), debian);
+  t.is(await vermagic(netmap.modules[0]!), debian);
+  t.is((await execa('modinfo', ['-F', 'name', netmap.modules[0]!])).stdout.trim(), 'netmap');
+
+  const source = fetched.sources.get('netmap')!;
+  t.deepEqual(netmap.built.map((b) => b.path), [`/lib/modules/${release}/extra/netmap.ko`, '/usr/local/bin/pkt-gen', '/usr/local/bin/bridge']);
+  for (const b of netmap.built) {
+    t.is(b.commit, source.version);
+    t.is(`sha256-${b.archiveSha256}`, source.integrity);
+  }
+  t.is(netmap.built[0]!.sha256, await sha256File(netmap.modules[0]!));
+});
