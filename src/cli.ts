@@ -8,12 +8,9 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { execaSync } from 'execa';
-import { build } from './builder/build.ts';
-import { updateLock } from './builder/fetch/index.ts';
-import { ensureHostTools, type Toolset } from './builder/hosttools.ts';
-import { loadRecipe } from './builder/load.ts';
+import type { Toolset } from './builder/hosttools.ts';
 import { log } from './builder/log.ts';
 import { UserError } from './common/errors.ts';
 import { PACKAGE_ROOT, VERSION } from './common/root.ts';
@@ -28,8 +25,15 @@ import { flash } from './flash/index.ts';
 
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** The command was called wrongly: exit 2, like commander's own usage errors. */
-class UsageError extends Error {}
+/** The command was called wrongly (or, for remote, could not reach the box): exit 2, like commander's own usage errors. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly hint = true,
+  ) {
+    super(message);
+  }
+}
 
 const DEFAULT_RECIPE = join(PACKAGE_ROOT, 'recipes/default.ts');
 
@@ -115,6 +119,9 @@ Documentation: README.md and docs/profiles.md in the package.`);
     .option('-o, --out <dir>', 'where the images go', 'images')
     .option('--install-tools', 'install missing host tools with apt (as root)')
     .action(async (recipe: string, opts: { out: string; installTools?: boolean }) => {
+      // the builder (ajv, esbuild, the fetchers) loads only for the commands that use it: embed and
+      // ipfw start in half the time without it
+      const { build } = await import('./builder/build.ts');
       await build(recipe, { outDir: resolve(opts.out), cacheDir: cacheDir(), epoch: sourceDateEpoch(), repoDir: PACKAGE_ROOT, installTools: opts.installTools ?? false, version: VERSION });
     });
 
@@ -123,6 +130,8 @@ Documentation: README.md and docs/profiles.md in the package.`);
     .description('re-resolve the recipe\'s packages and runtime and rewrite its .lock.json')
     .argument('[recipe]', 'a recipe file', DEFAULT_RECIPE)
     .action(async (recipePath: string) => {
+      const { loadRecipe } = await import('./builder/load.ts');
+      const { updateLock } = await import('./builder/fetch/index.ts');
       const { recipe, lockFile } = await loadRecipe(recipePath);
       await updateLock(recipe, { cacheDir: cacheDir(), lockFile, log });
     });
@@ -134,6 +143,7 @@ Documentation: README.md and docs/profiles.md in the package.`);
     .option('--install', 'install the missing ones with apt (as root)')
     .action(async (sets: string[], opts: { install?: boolean }) => {
       for (const s of sets) if (s !== 'build' && s !== 'test') throw new UsageError(`unknown set "${s}"; allowed: build, test`);
+      const { ensureHostTools } = await import('./builder/hosttools.ts');
       await ensureHostTools(sets as Toolset[], { install: opts.install ?? false, log: log.info });
       log.info(`host tools present: ${sets.join(', ')}`);
     });
@@ -209,6 +219,32 @@ options embed into a copy of the image first; the image itself is left as it is.
       await flash(image, device, { yes: opts.yes ?? false, settings, log: (line) => log.info(line) });
     });
 
+  cli
+    .command('remote')
+    .description("drive a box over its HTTP API as at its console: status, apply, ipfw and watch, with the box's own output and exit status")
+    .argument('<url>', "the box's API, e.g. http://198.19.0.15 or http://127.0.0.1:8080")
+    .argument('<command>', 'status [--json] | apply FILE... | ipfw CMD... | ipfw -f FILE | ipfw show | watch [--count N]')
+    .argument('[args...]', "the command's arguments")
+    .option('--token <token>', 'the API token (default: $PICOWIRE_TOKEN)')
+    .option('--json', 'status and watch: the JSON the API gives')
+    .option('--count <n>', 'watch: stop after this many seconds of counters', (v) => {
+      if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError(`${JSON.stringify(v)} is not a whole number above 0`);
+      return Number(v);
+    })
+    .allowUnknownOption() // `ipfw -f FILE` and the like belong to the box's command
+    .addHelpText('after', `
+Exit status, as at the box's console: 0 done, 1 a profile was refused (the previous stays in force),
+2 usage, the box not reachable, or the token refused.`)
+    .action(async (url: string, command: string, args: string[], opts: { token?: string; json?: boolean; count?: number }) => {
+      const { remote, RemoteUsage } = await import('./remote/index.ts');
+      try {
+        process.exitCode = await remote(url, command, args, { token: opts.token ?? process.env.PICOWIRE_TOKEN, ...(opts.json && { json: true }), ...(opts.count !== undefined && { count: opts.count }) });
+      } catch (e) {
+        if (e instanceof RemoteUsage) throw new UsageError(e.message, false);
+        throw e;
+      }
+    });
+
   return cli;
 }
 
@@ -216,11 +252,11 @@ options embed into a copy of the image first; the image itself is left as it is.
 async function run(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage; // commander printed the message
     if (err instanceof UsageError) {
-      process.stderr.write(`picowire: ${err.message}\n(run with --help for usage)\n`);
+      process.stderr.write(`picowire: ${err.message}\n${err.hint ? '(run with --help for usage)\n' : ''}`);
       return EXIT.usage;
     }
     if (err instanceof UserError) {

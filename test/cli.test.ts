@@ -49,7 +49,7 @@ test('every command has --help, which says what it takes and exits 0', async (t)
   const top = await picowire(['--help']);
   t.is(top.exitCode, 0);
   const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
-  t.deepEqual(commands, ['build', 'lock', 'host-tools', 'profile', 'ipfw', 'embed', 'flash']);
+  t.deepEqual(commands, ['build', 'lock', 'host-tools', 'profile', 'ipfw', 'embed', 'flash', 'remote']);
   t.regex(top.stdout, /Exit status: 0 done, 1 refused or failed .*, 2 usage/);
   for (const command of [...commands, 'profile check', 'profile plan']) {
     const r = await picowire([...command.split(' '), '--help']);

@@ -10,5 +10,5 @@ test.before(async () => {
 });
 
 /** Runs `picowire args...`; never throws for a non-zero exit. */
-export const picowire = (args: string[], opts: { input?: string; cwd?: string } = {}) =>
-  execa('node', [join(REPO, 'bin/picowire.js'), ...args], { reject: false, cwd: opts.cwd ?? REPO, ...(opts.input === undefined ? {} : { input: opts.input }) });
+export const picowire = (args: string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}) =>
+  execa('node', [join(REPO, 'bin/picowire.js'), ...args], { reject: false, cwd: opts.cwd ?? REPO, ...(opts.input === undefined ? {} : { input: opts.input }), ...(opts.env && { env: opts.env }) });
