@@ -1,6 +1,6 @@
 // The whole fetch stage against a fake signed archive and registry on 127.0.0.1: resolving and
 // writing the lock, building from it with no network, recovering from a vanished pool file.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -20,6 +20,10 @@ const PACKAGES: FakePackage[] = [
   { name: 'debconf', version: '1.5.82' },
   { name: 'libmnl0', version: '1.0.4-3', depends: 'libc6', files: { 'usr/lib/x86_64-linux-gnu/libmnl.so.0': 'mnl' } },
   { name: 'libc6', version: '2.36-9+deb12u13', files: { 'lib/x86_64-linux-gnu/libc.so.6': 'libc' } },
+  // the kernel's headers, for a recipe whose features build modules
+  { name: 'linux-headers-6.1.0-50-amd64', version: '6.1.176-1', depends: 'linux-headers-6.1.0-50-common (= 6.1.176-1), linux-kbuild-6.1, linux-compiler-gcc-12-x86', files: { 'usr/src/linux-headers-6.1.0-50-amd64/Makefile': 'include' } },
+  { name: 'linux-headers-6.1.0-50-common', version: '6.1.176-1', files: { 'usr/src/linux-headers-6.1.0-50-common/Makefile': 'common' } },
+  { name: 'linux-kbuild-6.1', version: '6.1.176-1', depends: 'libc6', files: { 'usr/lib/linux-kbuild-6.1/scripts/fixdep': 'fixdep' } },
 ];
 
 let server: TestServer;
@@ -181,4 +185,23 @@ test.serial('a lock file that is not valid JSON is refused with the way out', as
   await writeFile(opts.lockFile, '{ "lockfileVersion": 1,');
   const error = await t.throwsAsync(fetchInputs(recipe(), opts), { instanceOf: UserError });
   t.regex(error!.message, /test\.lock\.json is not valid JSON .*delete it or run `make lock` to rewrite it/);
+});
+
+test.serial('a recipe building netmap pins its source from the sources directory and the kernel\'s headers, and gets both unpacked or cached', async (t) => {
+  const opts = await options();
+  const sourcesDir = join(opts.cacheDir, '..', 'sources');
+  const commit = 'c'.repeat(40);
+  await mkdir(sourcesDir, { recursive: true });
+  await writeFile(join(sourcesDir, `netmap-${commit}.tar.gz`), 'netmap at c');
+  const withNetmap: Recipe = { ...recipe(), features: ['netmap'], sources: { netmap: { repo: 'https://github.com/luigirizzo/netmap', commit } } };
+  const got = await fetchInputs(withNetmap, { ...opts, sourcesDir });
+  t.deepEqual(got.headers.map((h) => h.package), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1']);
+  t.is(await readFile(join(got.headers[2]!.root, 'usr/lib/linux-kbuild-6.1/scripts/fixdep'), 'utf8'), 'fixdep');
+  t.is(await readFile(got.sources.get('netmap')!.path, 'utf8'), 'netmap at c');
+  const lock = (await readLock(opts.lockFile))!;
+  t.deepEqual([lock.request.headers, lock.sources.map((s) => `${s.name}@${s.commit}`)], [true, [`netmap@${commit}`]]);
+  t.true(got.inputs.some((i) => i.name === 'netmap' && i.version === commit));
+  // from the lock, the archive comes from the cache even with the directory gone
+  await rm(sourcesDir, { recursive: true });
+  t.is(await readFile((await fetchInputs(withNetmap, { ...opts, sourcesDir })).sources.get('netmap')!.path, 'utf8'), 'netmap at c');
 });
