@@ -14,6 +14,7 @@ import { overlayEntries } from './overlays.ts';
 import type { Recipe } from './recipe.ts';
 import { nodeSquashfs } from './squashfs.ts';
 import { stripped } from './strip.ts';
+import { checkSymbolVersions } from './symvers.ts';
 import { treeEntries, wanted } from './tree.ts';
 import type { Entry, SourceBuild } from './types.ts';
 
@@ -65,6 +66,8 @@ export async function assembleRootfs(
   const roots = [...fetched.packages, ...fetched.libraries].map((p) => ({ root: p.root }));
   const libs = (await libraryClosure(binaries, roots)).map(({ path, file }) => ({ path, file }));
   const libEntries: Entry[] = libs.map(({ path, file }) => ({ type: 'file', path, mode: 0o755, source: file }));
+  // programs compiled here (netmap's apps) must not need a newer libc than the image's
+  await checkSymbolVersions(builtFiles.flatMap((e) => (e.type === 'file' && 'source' in e ? [{ path: e.path, file: e.source }] : [])), libs);
 
   const context = { recipe, kernelVersion, modules: bootModules, version: opts.version, buildId: opts.buildId };
   const config: Entry[] = [
