@@ -76,6 +76,7 @@ export class Changes {
     else if (!isDeepStrictEqual(before, outcome.inForce)) this.tell({ kind: 'applied', name: outcome.inForce!.name, source });
   }
 
+  /** Tells every listener of a change. */
   private tell(change: Change): void {
     for (const listener of this.listeners) listener(change);
   }

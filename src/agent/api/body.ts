@@ -23,6 +23,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The 413 for a body over the limit, saying what came. */
 function tooLarge(limit: number, got: string): HttpError {
   return new HttpError(413, [`body: ${got} is not allowed; allowed: at most ${limit} bytes (${limit / 1024 / 1024} MiB)`]);
 }

@@ -37,17 +37,20 @@ export class EventStream {
     this.stop();
   }
 
+  /** The first client came: counters every interval, and the box's changes as they happen. */
   private start(): void {
     this.timer = setInterval(() => void this.sendCounters(), this.intervalMs);
     this.stopListening = this.box.onChange((change) => this.send('profile', change));
   }
 
+  /** The last client went: nothing more to read or tell. */
   private stop(): void {
     clearInterval(this.timer);
     this.stopListening?.();
     this.timer = this.stopListening = undefined;
   }
 
+  /** A client closed its stream. */
   private drop(res: ServerResponse): void {
     this.clients.delete(res);
     if (this.clients.size === 0) this.stop();
@@ -62,6 +65,7 @@ export class EventStream {
     }
   }
 
+  /** One event, as the text/event-stream format frames it, to one client or all. */
   private send(event: string, data: unknown, only?: ServerResponse): void {
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const res of only ? [only] : this.clients) if (this.clients.has(res)) res.write(text);

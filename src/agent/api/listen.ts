@@ -32,6 +32,7 @@ export function followManagementAddresses(opts: Options): Listening {
   const { nics, port = API_PORT, everyMs = 1000 } = opts;
   const open = new Map<string, Server>(); // by host, as listen() takes it
   const warned = new Set<string>();
+  // one look: servers for new addresses, none for those gone
   const look = async () => {
     const wanted = new Map<string, string>(); // host → its NIC
     // node:os is loaded when the API starts, not before the agent's main() (see server.ts)

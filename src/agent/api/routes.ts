@@ -56,6 +56,7 @@ async function health({ res, box }: Call): Promise<void> {
   sendJson(res, inForce ? 200 : 503, { inForce });
 }
 
+/** The profile in force, as validation filled it in. */
 async function getProfile({ res, box }: Call): Promise<void> {
   const profile = box.inForce();
   if (!profile) throw new HttpError(404, ['no profile in force yet: the bridge forwards nothing']);
@@ -71,6 +72,7 @@ async function putProfile(call: Call): Promise<void> {
   await applyThroughQueue(call, value, `the API (PUT /api/v1/profile from ${call.peer})`);
 }
 
+/** The profile in force as ipfw commands, as `picowire ipfw show` prints it. */
 async function getIpfw({ res, box }: Call): Promise<void> {
   const profile = box.inForce();
   sendText(res, 200, profile ? formatIpfw(profile) : '# no profile in force\n');
@@ -102,10 +104,12 @@ async function applyThroughQueue({ res, box }: Call, profile: unknown, source: s
   sendJson(res, 200, { applied: outcome.inForce!.name, ms: Math.round(outcome.ms), profile: outcome.inForce });
 }
 
+/** Hands the response to the event stream; 503 when it has as many clients as it takes. */
 async function events({ res, events }: Call): Promise<void> {
   if (!events.add(res)) throw new HttpError(503, ['too many event streams open; close one and try again'], { 'retry-after': '5' });
 }
 
+/** The counters and the profile's name and time in Prometheus' text format. */
 async function metrics({ res, box }: Call): Promise<void> {
   const [status, appliedAt] = await Promise.all([box.status(), box.appliedAt()]);
   res.writeHead(200, { 'content-type': METRICS_TYPE, 'cache-control': 'no-store' });
@@ -118,6 +122,7 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** A plain-text answer. */
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
