@@ -1,5 +1,5 @@
 // The build, top to bottom: this function is the pipeline's table of contents.
-//   recipe ─► host tools ─► fetch ─► agent ─► netmap (if on) ─► root filesystem ─► initramfs ─► outputs ─► manifest
+//   recipe ─► host tools ─► fetch ─► agent ─► web page ─► netmap (if on) ─► root filesystem ─► initramfs ─► outputs ─► manifest
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { writeManifest } from './manifest.ts';
 import { kernelRelease } from './kmods.ts';
 import { loadRecipe } from './load.ts';
 import { buildNetmap } from './netmap.ts';
+import { bundlePage } from './page.ts';
 import { assembleRootfs } from './rootfs.ts';
 import type { BootArtifacts, SourceBuild } from './types.ts';
 import { BOOT_PARAMS } from '../outputs/cmdline.ts';
@@ -39,6 +40,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   const fetched = await stage('fetch inputs', () => fetchInputs(recipe, { cacheDir: opts.cacheDir, lockFile, log }));
   const nodeMajor = Number(fetched.node.input.version.split('.')[0]);
   const bundle = await stage('bundle agent', () => bundleAgent({ nodeMajor }));
+  const page = await stage('bundle web page', () => bundlePage());
   const built: SourceBuild[] = [];
   if (recipe.features.includes('netmap')) {
     const release = await kernelRelease(fetched.kernel.root);
@@ -60,7 +62,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
           // start of a plain cpio ("invalid magic at start of compressed archive"); xz did not mind
           { name: 'node', entries: rootfs.node, compressed: false, epoch: 0 },
           { name: 'modules', entries: rootfs.modules, epoch: 0 },
-          { name: 'base', entries: rootfs.base },
+          { name: 'base', entries: [...rootfs.base, ...page] },
         ],
         { compression: recipe.compression, epoch: opts.epoch, cacheDir: opts.cacheDir, out: initrd, log: log.info },
       ),

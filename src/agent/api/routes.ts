@@ -8,6 +8,7 @@
 //                            ?replace=1: a whole configuration replacing it, as `picowire ipfw -f`
 //   GET  /api/v1/events      server-sent events: counters every second, profile changes as they happen
 //   GET  /metrics            Prometheus text format
+//   GET  /, /app.js, /app.css  the web page (page.ts); no token for its files, its API calls send it
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { amendProfile, formatIpfw, Inexpressible } from '../../ipfw/index.ts';
 import type { Profile } from '../../profile/schema.ts';
@@ -17,6 +18,7 @@ import type { Box } from './box.ts';
 import { HttpError } from './errors.ts';
 import type { EventStream } from './events.ts';
 import { formatMetrics, METRICS_TYPE } from './metrics.ts';
+import { pageRoutes } from './page.ts';
 
 /** Bodies larger than this are refused (413): the largest real profile, a 1000-sample delay table, is 84 KB indented. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -48,6 +50,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/api/v1/ipfw', token: true, handle: postIpfw },
   { method: 'GET', path: '/api/v1/events', token: true, handle: events },
   { method: 'GET', path: '/metrics', token: true, handle: metrics },
+  ...pageRoutes(),
 ];
 
 /** Says only whether a profile is in force: a load balancer or a CI job waits on it without the token. */
