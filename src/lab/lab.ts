@@ -117,7 +117,8 @@ export function usage(lab: Lab, api?: { url: string; token: string }): string {
     `  ip netns exec ${left.netns} bash                                  # a shell on the left host`,
     ...(api && curl
       ? [
-          `the box's HTTP API (management NIC ${MANAGEMENT_ADDRESS} on QEMU's user network, port 80 forwarded to ${api.url}):`,
+          `the box's HTTP API (management NIC ${MANAGEMENT_ADDRESS} on QEMU's user network, port 80 forwarded to ${api.url}),`,
+          `once the console says "picowire: API on http://${MANAGEMENT_ADDRESS}/":`,
           `  ${curl} ${api.url}/api/v1/status`,
           `  ${curl} -X PUT -H 'Content-Type: application/json' --data-binary @profile.json ${api.url}/api/v1/profile`,
           `  ${curl} -H 'Content-Type: text/plain' --data-binary 'pipe 1 config bw 2Mbit/s delay 10ms' ${api.url}/api/v1/ipfw`,
