@@ -294,8 +294,9 @@ function readEvents(port: number, until: (events: { event: string; data: unknown
   });
 }
 
-test('GET /api/v1/events streams the counters at once and every interval, and each profile change', async (t) => {
-  const api = await serve(t);
+test('GET /api/v1/events streams the counters at once and every interval, and each profile change, past the request timeout', async (t) => {
+  // a stream outlives the time a request may take to arrive: that limit is for the request, not the answer
+  const api = await serve(t, { requestMs: 800, headersMs: 500, checkEveryMs: 100 });
   const started = Date.now();
   const stream = readEvents(api.port, (events) => events.filter((e) => e.event === 'counters').length >= 3 && events.some((e) => e.event === 'profile'));
   await new Promise((r) => setTimeout(r, 300));
