@@ -66,7 +66,7 @@
 // its own link (full duplex), where dummynet would make the two directions share one pipe.
 import type { Port, Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
-import type { AddressSet, MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
+import type { MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
 
 /** One qdisc as `tc -j qdisc show` reports it. */
 export interface TcQdisc {
@@ -454,7 +454,6 @@ const MASK_EXPR: Record<MaskField, { expr: string; width: number; type: string }
 };
 
 const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
-const maskValue = (field: MaskField, n: number) => (MASK_EXPR[field].width === 32 ? dotted(n) : `0x${hex(n)}`);
 
 /** Room in an instance map: distinct keys remembered (those beyond the pool share its instances). */
 const MAP_SIZE = 65536;
@@ -485,20 +484,35 @@ export const pipeMaskName = (base: number, mask: ResolvedMask) => `pipe${base}_$
 /** The map (and chain) of a masked queue whose first mark is `j0`, in the scheduler of the pipe whose first instance is `base`. */
 export const queueMaskName = (base: number, j0: number, mask: ResolvedMask) => `queue${base}_${j0}_${fieldsName(mask)}`;
 
+/**
+ * The fields of a mask's map key. Both ports are read as one 32-bit field (the transport header's
+ * first word): the image's nft (1.0.6) aborts on a dynamic-set key over 16 bytes, which five
+ * fields make (each takes a 4-byte register), and four do not.
+ */
+function keyFields(mask: ResolvedMask): { expr: string; bits: number; width: number; type: string }[] {
+  const fields = (Object.entries(mask) as [MaskField, number][]).map(([field, bits]) => ({ ...MASK_EXPR[field], bits, field }));
+  const src = fields.find((f) => f.field === 'srcPort'), dst = fields.find((f) => f.field === 'dstPort');
+  if (!src || !dst) return fields;
+  const ports = { expr: '@th,0,32', bits: ((src.bits << 16) | dst.bits) >>> 0, width: 32, type: '' };
+  return fields.flatMap((f) => (f === src ? [ports] : f === dst ? [] : [f]));
+}
+
 function maskedTarget(name: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
-  const fields = Object.entries(mask) as [MaskField, number][];
+  const fields = keyFields(mask);
   const key = fields
-    .map(([field, bits]) => {
-      const { expr, width } = MASK_EXPR[field];
+    .map(({ expr, width, bits, type }) => {
       const whole = bits === 2 ** width - 1;
-      return whole ? expr : fields.length > 1 ? `(${expr} & ${maskValue(field, bits)})` : `${expr} & ${maskValue(field, bits)}`;
+      const value = type === 'ipv4_addr' ? dotted(bits) : `0x${hex(bits)}`;
+      return whole ? expr : fields.length > 1 ? `(${expr} & ${value})` : `${expr} & ${value}`;
     })
     .join(' . ');
+  // a raw field has no type name: the map is declared by the expressions it is keyed by
+  const keyType = fields.some((f) => f.type === '') ? `typeof ${fields.map((f) => f.expr).join(' . ')}` : `type ${fields.map((f) => f.type).join(' . ')}`;
   const set = `meta ${meta} set ${key} map @${name}`;
   const instances = `mod ${pool} offset 0x${hex(first)}`;
   return {
     name,
-    decl: `	map ${name} { type ${fields.map(([f]) => MASK_EXPR[f].type).join(' . ')} : ${meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic,timeout; timeout ${MASK_IDLE_TIMEOUT_S}s; }`,
+    decl: `	map ${name} { ${keyType} : ${keyType.startsWith('typeof') ? `meta ${meta}` : meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic,timeout; timeout ${MASK_IDLE_TIMEOUT_S}s; }`,
     chain: [
       `${set} update @${name} { ${key} : meta ${meta} } return`,
       `add @${name} { ${key} : numgen inc ${instances} }`,
@@ -572,27 +586,57 @@ class MaskObjects {
   }
 }
 
-function addressMatch(side: 'saddr' | 'daddr', set: AddressSet): string[] {
-  const op = set.not ? '!= ' : '';
-  const one = (family: string, items: string[]) => `${family} ${side} ${op}${items.length === 1 ? items[0] : `{ ${items.join(', ')} }`}`;
-  return [...(set.v4.length ? [one('ip', set.v4)] : []), ...(set.v6.length ? [one('ip6', set.v6)] : [])];
+/** A probability as an nft condition: none when it is certain (nft takes numbers below the modulus only). */
+function chance(p: number): string[] {
+  const n = Math.round(p * 1e6);
+  return n >= 1e6 ? [] : [`numgen random mod 1000000 < ${n}`];
 }
 
-/** A rule's match expressions (everything before its statements). */
-function matches(rule: ResolvedRule, withPort: boolean): string[] {
-  const out: string[] = [];
-  if (withPort && rule.from) out.push(`iifname "${rule.from}"`);
+type Family = 'ip' | 'ip6';
+
+/**
+ * The address families a rule's addresses need one nft rule each for, with each family's address
+ * conditions; [[]] when its addresses say nothing of the family. One nft rule cannot test IPv4 and
+ * IPv6 addresses together (nft refuses "conflicting protocols"), and a list of both kinds matches a
+ * packet of either: so a rule with IPv4 and IPv6 addresses becomes two, sharing its counter. A
+ * positive set without addresses of a family rules that family out; a negative one without them
+ * lets it through.
+ */
+function addressVariants(rule: ResolvedRule): string[][] {
+  const sides = (['saddr', 'daddr'] as const).flatMap((side) => {
+    const set = side === 'saddr' ? rule.src : rule.dst;
+    return set ? [{ side, set }] : [];
+  });
+  if (!sides.length) return [[]];
+  const variants: string[][] = [];
+  for (const family of ['ip', 'ip6'] as Family[]) {
+    const conditions: string[] = [];
+    let possible = true;
+    for (const { side, set } of sides) {
+      const items = family === 'ip' ? set.v4 : set.v6;
+      if (items.length) conditions.push(`${family} ${side} ${set.not ? '!= ' : ''}${items.length === 1 ? items[0] : `{ ${items.join(', ')} }`}`);
+      else if (!set.not) possible = false;
+    }
+    // only negative sets, with none of this family's addresses: the rule still means this family's packets alone
+    if (possible) variants.push(conditions.length ? conditions : [`meta protocol ${family}`]);
+  }
+  return variants;
+}
+
+/** A rule's match expressions (everything before its statements), one list per nft rule it takes (addressVariants). */
+function matches(rule: ResolvedRule, withPort: boolean): string[][] {
+  const head: string[] = [];
+  if (withPort && rule.from) head.push(`iifname "${rule.from}"`);
   const protos = rule.proto?.map((p) => (typeof p === 'number' ? p : PROTO_NUMBERS[p]!));
   const ports = rule.srcPort || rule.dstPort;
   const l4 = protos ?? (ports ? PORT_PROTOS : undefined);
-  if (l4) out.push(`meta l4proto ${l4.length === 1 ? l4[0] : `{ ${l4.join(', ')} }`}`);
-  if (rule.src) out.push(...addressMatch('saddr', rule.src));
-  if (rule.dst) out.push(...addressMatch('daddr', rule.dst));
+  if (l4) head.push(`meta l4proto ${l4.length === 1 ? l4[0] : `{ ${l4.join(', ')} }`}`);
+  const tail: string[] = [];
   const set = (items: string[]) => (items.length === 1 ? items[0] : `{ ${items.join(', ')} }`);
-  if (rule.srcPort) out.push(`th sport ${set(rule.srcPort)}`);
-  if (rule.dstPort) out.push(`th dport ${set(rule.dstPort)}`);
-  if (rule.prob !== undefined && rule.prob < 1) out.push(`numgen random mod 1000000 < ${Math.round(rule.prob * 1e6)}`);
-  return out;
+  if (rule.srcPort) tail.push(`th sport ${set(rule.srcPort)}`);
+  if (rule.dstPort) tail.push(`th dport ${set(rule.dstPort)}`);
+  if (rule.prob !== undefined) tail.push(...chance(rule.prob));
+  return addressVariants(rule).map((addresses) => [...head, ...addresses, ...tail]);
 }
 
 const counterName = (rule: ResolvedRule, i: number) => `rule${rule.number}_${i}`;
@@ -618,8 +662,8 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
   const rules = (profile?.rules ?? []).map((rule, i) => {
     const action =
       rule.action === 'allow' ? ['accept'] : rule.action === 'deny' ? ['drop'] : masks.statements(assignment(profile!, rule, where), `rule${i}_mask`, 'accept');
-    return `\t\t${[...matches(rule, true), `counter name "${counterName(rule, i)}"`, ...action].join(' ')}`;
-  });
+    return matches(rule, true).map((match) => `\t\t${[...match, `counter name "${counterName(rule, i)}"`, ...action].join(' ')}`);
+  }).flat();
   const counters = (profile?.rules ?? []).map((rule, i) => `\tcounter ${counterName(rule, i)} { }`);
   const objects = masks.script(NFT_TABLE);
   const made = masks.made();
@@ -658,17 +702,17 @@ function duplication(profile: ResolvedProfile, where: Layout): string[] {
     const body: string[] = [];
     profile.rules.forEach((rule, i) => {
       if (rule.from && rule.from !== port) return;
-      const match = matches(rule, false);
+      const variants = matches(rule, false);
       if (!duplicating(rule)) {
-        body.push(`\t\t${[...match, 'accept'].join(' ')}`);
+        body.push(...variants.map((match) => `\t\t${[...match, 'accept'].join(' ')}`));
         return;
       }
       const dup = profile.pipes[pipeOf(profile, rule)!]!.duplicate;
       const chain = `dup_${port}_${i}`;
       // every packet of the rule takes its instance (so keys meet the maps in the bridge's order), a share of them is copied
-      const copy = masks.statements(assignment(profile, rule, where), `${chain}_mask`, `numgen random mod 1000000 < ${Math.round(dup * 1e6)} dup to "${other(port)}" accept`);
+      const copy = masks.statements(assignment(profile, rule, where), `${chain}_mask`, [...chance(dup), `dup to "${other(port)}" accept`].join(' '));
       dupChains.push(`\tchain ${chain} { ${copy.join(' ')}; }`);
-      body.push(`\t\t${[...match, `goto ${chain}`].join(' ')}`);
+      body.push(...variants.map((match) => `\t\t${[...match, `goto ${chain}`].join(' ')}`));
     });
     return [`\tchain in_${port} {`, `\t\ttype filter hook ingress device "${port}" priority 0; policy accept;`, ...body, '\t}'];
   });

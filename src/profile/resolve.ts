@@ -430,6 +430,10 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
     const set = addressSet(r[side], `${at}.${side}`, errors);
     if (set) rule[side] = set;
   }
+  const family = (set: AddressSet | undefined) => (set && !set.not ? (set.v4.length ? 'IPv4' : 'IPv6') : undefined);
+  if (family(rule.src) && family(rule.dst) && family(rule.src) !== family(rule.dst)) {
+    errors.push(`${at}: src is ${family(rule.src)} and dst ${family(rule.dst)}: no packet has both; allowed: addresses of one family (or "not" on one side)`);
+  }
   for (const side of ['srcPort', 'dstPort'] as const) {
     const ports = portSet(r[side], `${at}.${side}`, errors);
     if (ports) rule[side] = ports;

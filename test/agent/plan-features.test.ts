@@ -120,3 +120,33 @@ test('planner: duplication happens in the netdev ingress hook, replaying the rul
   t.snapshot(nft, 'nft');
   t.notRegex(plan(p, fresh).tc.join('\n'), /duplicate/, 'no duplicating netem: kernel 6.1 refuses it beside other netems');
 });
+
+test('planner: a mask on both ports reads them as one 32-bit field, so a mask of all five fields keys its map with four (the image nft aborts on five)', (t) => {
+  const p = profile({ name: 'm', pipes: { p: { bw: '1Mbit/s', mask: { srcIp: '0xffffffff', dstIp: '0xffffffff', srcPort: '0xffff', dstPort: '0xff00', proto: '0xff' } } }, rules: [{ from: 'a', pipe: 'p' }] });
+  const nft = plan(p, fresh).nft;
+  t.regex(nft, /map pipe\d+_srcip_dstip_srcport_dstport_proto \{ typeof ip saddr \. ip daddr \. @th,0,32 \. meta l4proto : meta priority;/);
+  t.regex(nft, /add @pipe\d+_\S+ \{ \(ip saddr\) \. \(ip daddr\) \. \(@th,0,32 & 0xffffff00\) \. \(meta l4proto\)|add @pipe\d+_\S+ \{ ip saddr \. ip daddr \. \(@th,0,32 & 0xffffff00\) \. meta l4proto :/);
+});
+
+test('planner: a rule with an IPv4 source and "not" an IPv6 destination takes one nft rule per family, sharing its counter', (t) => {
+  const p = profile({ name: 'f', pipes: { p: { delay: '1ms' } }, rules: [{ from: 'a', pipe: 'p', src: { not: '198.18.0.9' }, dst: { not: '2001:db8::1' } }] });
+  const lines = plan(p, fresh).nft.split('\n').filter((l) => l.includes('counter name "rule100_0"'));
+  t.is(lines.length, 2);
+  t.regex(lines[0]!, /ip saddr != 198\.18\.0\.9 counter/);
+  t.regex(lines[1]!, /ip6 daddr != 2001:db8::1 counter/);
+  const v6only = profile({ name: 'f', pipes: { p: { delay: '1ms' } }, rules: [{ from: 'a', pipe: 'p', src: { not: '198.18.0.9' }, dst: '2001:db8::/32' }] });
+  t.deepEqual(plan(v6only, fresh).nft.split('\n').filter((l) => l.includes('counter name')).map((l) => l.trim().split(' counter')[0]), ['iifname "a" ip6 daddr 2001:db8::/32']);
+});
+
+test('planner: a certain duplication or match probability takes no numgen condition (nft refuses 1000000 of 1000000)', (t) => {
+  const p = onePipe({ delay: '1ms', duplicate: 1 }, { prob: 1 });
+  const nft = plan(p, fresh).nft;
+  t.notRegex(nft, /numgen random mod 1000000 < 1000000/);
+  t.regex(nft, /dup to "b" accept/);
+});
+
+test('validation: a rule whose source and destination are of two families matches nothing and is refused', (t) => {
+  const r = validateProfile({ name: 'f', pipes: { p: {} }, rules: [{ from: 'a', pipe: 'p', src: '198.18.0.1', dst: '2001:db8::1' }] });
+  t.false(r.ok);
+  t.regex(!r.ok ? r.errors.join('\n') : '', /profile\.rules\[0\]: src is IPv4 and dst IPv6: no packet has both/);
+});
