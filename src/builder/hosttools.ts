@@ -52,6 +52,8 @@ const TEST: Tool[] = [
   { need: 'nft', pkg: 'nftables' },
   { need: 'ethtool', pkg: 'ethtool' },
   { need: '/bin/busybox', pkg: 'busybox-static' },
+  // the web page's browser test drives Debian's chromium with playwright-core (which brings no browser)
+  { need: '/usr/bin/chromium', pkg: 'chromium' },
 ];
 
 export const TOOLSETS = { build: BUILD, test: TEST } as const;

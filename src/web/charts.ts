@@ -17,9 +17,13 @@ interface Card {
 
 const cards = new Map<string, Card>();
 
+/** Every y scale starts at 0, so a steady rate reads as steady rather than as noise blown up to the chart's height. */
+const fromZero: uPlot.Scale = { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] };
+
 /** Chart options shared by every plot: time on x, the given series on y. */
 function options(title: string, width: number, series: uPlot.Series[], axes: uPlot.Axis[]): uPlot.Options {
-  return { title, width, height: 150, series: [{}, ...series], axes: [{}, ...axes], legend: { live: false }, cursor: { show: false } };
+  const scales = { y: fromZero, bits: fromZero, bytes: fromZero, ms: fromZero };
+  return { title, width, height: 150, scales, series: [{}, ...series], axes: [{}, ...axes], legend: { live: false }, cursor: { show: false } };
 }
 
 /** The card for a key, made on first sight. */

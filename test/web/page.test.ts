@@ -1,0 +1,129 @@
+// The web page in headless chromium against the API on the host, with a stand-in box whose
+// counters grow at the bw of the profile in force: login, the charts' numbers, the editor's checks,
+// a refusal shown in place, a preset, and no console errors, at laptop and phone sizes. The same
+// page against the real image under real traffic is test/vm/web.test.ts.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import test from 'ava';
+import { createApi } from '../../src/agent/api/server.ts';
+import { pageRoutes } from '../../src/agent/api/page.ts';
+import type { Box } from '../../src/agent/api/box.ts';
+import { bundlePage } from '../../src/builder/page.ts';
+import { resolve } from '../../src/profile/validate.ts';
+import { fakeBox, status } from '../helpers/fake-box.ts';
+import { CHROMIUM, logIn, pageRate, withBrowser } from '../helpers/browser.ts';
+import { existsSync } from 'node:fs';
+
+const TOKEN = 'host-test-token-7c1e2d9a4b';
+
+/** A box whose `up` pipe has carried its profile's bw since it was applied; a profile named "kernel-refuses" fails as a kernel refusal would. */
+function countingBox(): Box {
+  const { box } = fakeBox();
+  let since = Date.now();
+  let bytesBefore = 0;
+  const bwOf = () => resolve(box.inForce()!).pipes.up?.bw ?? 0;
+  return {
+    ...box,
+    status: async () => ({ ...status, profile: box.inForce()?.name ?? null, pipes: [{ ...status.pipes[0]!, bytes: Math.round(bytesBefore + ((Date.now() - since) / 1000) * (bwOf() / 8)), packets: 0 }] }),
+    async apply(profile, source) {
+      if ((profile as { name?: string }).name === 'kernel-refuses') return { inForce: box.inForce(), applied: false, errors: ['tc: RTNETLINK answers: No buffer space available'], ms: 5 };
+      const outcome = await box.apply(profile, source);
+      if (outcome.applied) (bytesBefore = 0), (since = Date.now()); // a new profile's qdiscs count from 0
+      return outcome;
+    },
+  };
+}
+
+/** The page's files as the image has them, served beside the API on a loopback port. */
+async function serve(box: Box): Promise<{ url: string; server: Server; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'picowire-page-'));
+  for (const e of await bundlePage()) if (e.type === 'file' && 'data' in e) await writeFile(join(dir, basename(e.path)), e.data);
+  const page = new Map(pageRoutes(dir).map((r) => [r.path, r]));
+  const api = await createApi(box, TOKEN);
+  const server = createServer((req, res) => {
+    const route = page.get(new URL(req.url ?? '/', 'http://x').pathname);
+    if (route) void route.handle({ req, res } as Parameters<typeof route.handle>[0]);
+    else api.handle(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, server, dir };
+}
+
+const needsBrowser = existsSync(CHROMIUM) ? test.serial : test.serial.skip;
+if (!existsSync(CHROMIUM)) console.log(`skipping the page's host tests: needs ${CHROMIUM} (Debian package chromium; run \`make host-tools\`)`);
+
+needsBrowser('the page logs in, shows the rate the pipe allows, flags a bad profile at its field, shows a refusal in place, and applies a preset', async (t) => {
+  const { url, server, dir } = await serve(countingBox());
+  try {
+    await withBrowser({ width: 1280, height: 900 }, async (page, problems) => {
+      await page.goto(url);
+      t.true(await page.isVisible('#login-form'), 'the login form comes first');
+      t.false(await page.isVisible('#app'));
+      // a wrong token is refused by the box and the form says so
+      await page.fill('#token', 'not-the-token-at-all');
+      await page.click('#login-form button[type=submit]');
+      await page.waitForFunction(() => (document.getElementById('login-error')?.textContent ?? '') !== '');
+      t.regex((await page.textContent('#login-error'))!, /token/);
+      t.true(await page.isVisible('#login-form'));
+
+      await logIn(page, url, TOKEN);
+      t.is(await page.getAttribute('#in-force', 'data-profile'), 'wan');
+      t.false(page.url().includes(TOKEN), 'no token in the URL');
+      await page.waitForTimeout(3500);
+      const rate = await pageRate(page, 'b/up#0');
+      t.log(`page shows ${rate} bit/s for a 1 Mbit/s pipe`);
+      t.true(Math.abs(rate - 1e6) < 0.1e6, `page shows ${rate} bit/s, not 1 Mbit/s ± 10 %`);
+
+      // a bad bandwidth is flagged at its line before anything is sent
+      const text = JSON.stringify({ name: 'bad', pipes: { up: { bw: 'fast', delay: '10ms' } }, rules: [{ from: 'a', pipe: 'up' }] }, null, 2);
+      await page.fill('#editor', text);
+      const flagged = page.locator('#editor-errors li[data-field="profile.pipes.up.bw"]');
+      await flagged.waitFor();
+      t.is(await flagged.getAttribute('data-line'), '5');
+      t.regex((await flagged.textContent())!, /not a bandwidth.*Mbit\/s/);
+      t.true(await page.isDisabled('#apply'), 'Apply is off while the profile is wrong');
+
+      // one the box refuses: its errors in place, the old profile still in force
+      await page.fill('#editor', JSON.stringify({ name: 'kernel-refuses', pipes: { up: { bw: '2Mbit/s' } }, rules: [{ from: 'a', pipe: 'up' }] }, null, 2));
+      await page.click('#apply');
+      await page.waitForSelector('#outcome.refused');
+      t.regex((await page.textContent('#outcome'))!, /refused \(500\): wan stays in force/);
+      t.regex((await page.textContent('#box-errors'))!, /No buffer space/);
+      t.is(await page.getAttribute('#in-force', 'data-profile'), 'wan');
+
+      // a preset in one click: the rate follows (LTE: 12 Mbit/s up)
+      await page.click('button[data-preset="LTE"]');
+      await page.waitForSelector('#in-force[data-profile="lte"]');
+      await page.waitForTimeout(4500);
+      const lte = await pageRate(page, 'b/up#0');
+      t.log(`page shows ${lte} bit/s for the LTE preset's 12 Mbit/s`);
+      t.true(Math.abs(lte - 12e6) < 1.2e6, `page shows ${lte} bit/s, not 12 Mbit/s ± 10 %`);
+      t.deepEqual(problems, []);
+    });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+needsBrowser('the page fits a phone-sized window: no sideways scrolling, charts inside their cards', async (t) => {
+  const { url, server, dir } = await serve(countingBox());
+  try {
+    await withBrowser({ width: 390, height: 844 }, async (page, problems) => {
+      await logIn(page, url, TOKEN);
+      await pageRate(page, 'b/up#0');
+      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth, canvas: Math.max(...[...document.querySelectorAll('canvas')].map((c) => c.getBoundingClientRect().right)) }));
+      t.true(widths.doc <= widths.view, `page is ${widths.doc} px wide in a ${widths.view} px window`);
+      t.true(widths.canvas <= widths.view, `a chart ends at ${widths.canvas} px in a ${widths.view} px window`);
+      t.deepEqual(problems, []);
+    });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
