@@ -1,0 +1,87 @@
+// The page's pure parts on the host: rates from two counter readings, ΔT, the kept history, the
+// event stream's parser and where an error's field is written.
+import test from 'ava';
+import type { PipeStatus, Status } from '../../src/agent/status.ts';
+import { resolve } from '../../src/profile/validate.ts';
+import { History, KEEP_SECONDS } from '../../src/web/history.ts';
+import { errorField, fieldOffsets, lineOf } from '../../src/web/jsonpos.ts';
+import { addedDelayMs, DEFAULT_PACKET_BYTES, perSecond, samples } from '../../src/web/rates.ts';
+import { parseEvents } from '../../src/web/sse.ts';
+
+const profile = resolve({ name: 'wan', pipes: { up: { bw: '1Mbit/s', delay: '10ms' } }, rules: [{ from: 'a', pipe: 'up' }] });
+const pipe = (bytes: number, packets: number, extra: Partial<PipeStatus> = {}): PipeStatus => ({ pipe: 'up', instance: 0, port: 'b', packets, bytes, randomDrops: 0, overflowDrops: 0, backlog: { packets: 0, bytes: 0 }, queues: [], ...extra });
+const status = (pipes: PipeStatus[], name = 'wan'): Status => ({ profile: name, pipes, rules: [] });
+
+test('a rate is the counter difference over the time between readings, and unknown when the counter went back or no time passed', (t) => {
+  t.is(perSecond(1000, 126_000, 1), 125_000);
+  t.is(perSecond(0, 250_000, 2), 125_000);
+  t.is(perSecond(5000, 10, 1), null);
+  t.is(perSecond(0, 10, 0), null);
+});
+
+test('ΔT = (Q + L)/B + t_PD: 10 KB queued and a full frame at 1 Mbit/s behind 10 ms is 102.1 ms; without bw only the delay', (t) => {
+  t.is(addedDelayMs(10_000, 1514, 1e6, 10_000).toFixed(1), '102.1');
+  t.is(addedDelayMs(0, 1514, 1e6, 0).toFixed(3), '12.112');
+  t.is(addedDelayMs(50_000, 1514, undefined, 20_000), 20);
+});
+
+test('samples give bit/s, drops by cause and ΔT per pipe instance from two readings of the counters', (t) => {
+  const before = status([pipe(1000, 10, { randomDrops: 1, overflowDrops: 2 })]);
+  const after = status([pipe(1000 + 250_000, 10 + 200, { randomDrops: 5, overflowDrops: 12, backlog: { packets: 4, bytes: 5000 } })]);
+  const [s] = samples(before, after, 2, profile);
+  t.is(s!.key, 'b/up#0');
+  t.is(s!.bitsPerS, 1e6);
+  t.is(s!.packetsPerS, 100);
+  t.is(s!.randomDropsPerS, 2);
+  t.is(s!.overflowDropsPerS, 5);
+  t.is(s!.queueBytes, 5000);
+  // L is the interval's mean packet: 125000 B / 100 packets
+  t.is(s!.delayMs!.toFixed(3), addedDelayMs(5000, 1250, 1e6, 10_000).toFixed(3));
+});
+
+test('the first reading, and the first after another profile, have no rate but still a queue and ΔT with a full frame', (t) => {
+  const [first] = samples(null, status([pipe(5000, 5)]), 1, profile);
+  t.is(first!.bitsPerS, null);
+  t.is(first!.delayMs!.toFixed(3), addedDelayMs(0, DEFAULT_PACKET_BYTES, 1e6, 10_000).toFixed(3));
+  const [changed] = samples(status([pipe(1000, 1)], 'old'), status([pipe(9000, 9)]), 1, profile);
+  t.is(changed!.bitsPerS, null);
+});
+
+test('queues of a scheduled pipe get samples of their own under the pipe instance', (t) => {
+  const q = { queue: 'ssh', instance: 3, packets: 0, bytes: 0, overflowDrops: 0, backlog: { packets: 0, bytes: 0 } };
+  const out = samples(status([pipe(0, 0, { queues: [q] })]), status([pipe(0, 0, { queues: [{ ...q, bytes: 1000, overflowDrops: 1 }] })]), 1, profile);
+  t.deepEqual(out.map((s) => s.key), ['b/up#0', 'b/up#0/ssh#3']);
+  t.is(out[1]!.bitsPerS, 8000);
+  t.is(out[1]!.overflowDropsPerS, 1);
+  t.is(out[1]!.delayMs, null);
+});
+
+test('the history keeps five minutes and averages the last seconds, skipping unknowns', (t) => {
+  const h = new History();
+  const at = (time: number, bits: number | null) => h.add(time, [{ key: 'k', bitsPerS: bits, packetsPerS: null, randomDropsPerS: null, overflowDropsPerS: null, queueBytes: 0, queuePackets: 0, delayMs: null }]);
+  for (let i = 0; i < KEEP_SECONDS + 50; i++) at(i, i % 2 ? null : 100);
+  t.is(h.series.get('k')!.time.length, KEEP_SECONDS);
+  t.is(h.series.get('k')!.time[0], 50);
+  at(1000, 400);
+  t.is(h.recentMean('k', 'bitsPerS', 3), 400);
+  t.is(h.recentMean('nothing', 'bitsPerS', 3), null);
+  h.add(2000, []);
+  t.false(h.series.has('k'), 'a series with nothing in the last five minutes goes');
+});
+
+test('the event parser splits whole events, joins data lines and keeps an unfinished one for later', (t) => {
+  const { events, rest } = parseEvents('retry: 2000\n\nevent: counters\ndata: {"a":\ndata: 1}\n\n: comment\n\nevent: profile\r\ndata: {"kind":"applied"}\r\n\r\nevent: coun');
+  t.deepEqual(events, [{ event: 'counters', data: '{"a":\n1}' }, { event: 'profile', data: '{"kind":"applied"}' }]);
+  t.is(rest, 'event: coun');
+});
+
+test('an error is placed at the line of the field it names, or of the nearest field above it', (t) => {
+  const text = JSON.stringify({ name: 'x', pipes: { up: { bw: 'fast' }, 'a b': {} }, rules: [{ from: 'a', pipe: 'up' }] }, null, 2);
+  const offsets = fieldOffsets(text);
+  const line = (error: string) => lineOf(text, offsets.get(errorField(error, offsets))!);
+  t.is(line('profile.pipes.up.bw: "fast" is not a bandwidth'), 5);
+  t.is(line('profile.pipes["a b"]: "a b" is not a pipe name'), 7);
+  t.is(line('profile.rules[0].pipe.extra: nothing there'), 12);
+  t.is(errorField('profile.queues.q: no such key', offsets), 'profile');
+  t.is(fieldOffsets('{"name": ').get('profile'), 0, 'broken JSON gives only the root');
+});
