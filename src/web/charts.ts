@@ -6,8 +6,8 @@ import { el } from './dom.ts';
 import { formatBits, formatBytes, formatNumber } from './format.ts';
 import type { History, Series } from './history.ts';
 
-/** How many seconds the numbers above the charts average over. */
-const NOW_SECONDS = 3;
+/** How many seconds the numbers above the charts average over: the events arrive a second apart give or take the time tc takes to answer, which a longer window evens out. */
+const NOW_SECONDS = 5;
 
 interface Card {
   root: HTMLElement;

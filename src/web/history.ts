@@ -37,12 +37,19 @@ export class History {
     for (const [key, series] of this.series) if (series.time.length === 0) this.series.delete(key);
   }
 
-  /** The mean of a measure over the last `seconds`, skipping unknowns; null when there is none. */
+  /** A measure's mean over the last `seconds`, each sample weighted by the time since the one before (so the bytes over the time, for a rate); unknowns skipped; null when there is none. */
   recentMean(key: string, measure: Measure, seconds: number): number | null {
     const series = this.series.get(key);
     if (!series || series.time.length === 0) return null;
-    const since = series.time[series.time.length - 1]! - seconds;
-    const values = series.columns[measure].filter((v, i): v is number => v !== null && series.time[i]! > since);
-    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+    const { time } = series;
+    const since = time[time.length - 1]! - seconds;
+    let sum = 0;
+    let total = 0;
+    series.columns[measure].forEach((v, i) => {
+      if (v === null || i === 0 || time[i]! <= since) return;
+      sum += v * (time[i]! - time[i - 1]!);
+      total += time[i]! - time[i - 1]!;
+    });
+    return total > 0 ? sum / total : null;
   }
 }

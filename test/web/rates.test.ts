@@ -56,14 +56,18 @@ test('queues of a scheduled pipe get samples of their own under the pipe instanc
   t.is(out[1]!.delayMs, null);
 });
 
-test('the history keeps five minutes and averages the last seconds, skipping unknowns', (t) => {
+test('the history keeps five minutes and averages the last seconds by time, skipping unknowns', (t) => {
   const h = new History();
   const at = (time: number, bits: number | null) => h.add(time, [{ key: 'k', bitsPerS: bits, packetsPerS: null, randomDropsPerS: null, overflowDropsPerS: null, queueBytes: 0, queuePackets: 0, delayMs: null }]);
   for (let i = 0; i < KEEP_SECONDS + 50; i++) at(i, i % 2 ? null : 100);
   t.is(h.series.get('k')!.time.length, KEEP_SECONDS);
   t.is(h.series.get('k')!.time[0], 50);
   at(1000, 400);
-  t.is(h.recentMean('k', 'bitsPerS', 3), 400);
+  t.is(h.recentMean('k', 'bitsPerS', 3), null, 'a point alone (the others fell off) has no interval to weigh it by');
+  // weighted by time: 100 over 1 s then 400 over 3 s is 325, not 250
+  at(1001, 100);
+  at(1004, 400);
+  t.is(h.recentMean('k', 'bitsPerS', 5), 325);
   t.is(h.recentMean('nothing', 'bitsPerS', 3), null);
   h.add(2000, []);
   t.false(h.series.has('k'), 'a series with nothing in the last five minutes goes');
