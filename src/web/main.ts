@@ -161,7 +161,7 @@ async function runIpfw(event: Event): Promise<void> {
     log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ipfw show\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
   } else {
     const ok = await send('POST', '/api/v1/ipfw', { type: 'text/plain', text: command });
-    log.append(el('pre', { class: ok ? 'ok' : 'refused' }, `> ipfw ${command}\n${outcome.textContent ?? ''}`));
+    log.append(el('pre', { class: ok ? 'ok' : 'refused' }, `> ipfw ${command}\n${outcome.innerText}`));
   }
   log.scrollTop = log.scrollHeight;
   input.select();

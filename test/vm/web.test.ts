@@ -39,6 +39,12 @@ async function underTraffic<T>(lab: Lab, bps: number, seconds: number, during: (
   }
 }
 
+/** The page into docs/: the window's view from the top (a click may have scrolled it), or the whole page. */
+async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(REPO, 'docs', name), fullPage });
+}
+
 /** Asserts the page shows the pipe's rate within TOLERANCE. */
 async function showsRate(t: ExecutionContext, page: Page, bps: number, what: string): Promise<void> {
   const shown = await pageRate(page, UP);
@@ -79,7 +85,7 @@ testNeeding(['root', 'qemu', 'image'], 'the web page on the real box: login, the
       t.is(await page.getAttribute('#in-force', 'data-profile'), 'slower');
       await underTraffic(lab, 1e6, 12, async () => {
         await showsRate(t, page, 1e6, 'slower, after the refused ipfw');
-        await page.screenshot({ path: join(REPO, 'docs/web-page-refused.png') });
+        await screenshot(page, 'web-page-refused.png', true);
       });
 
       // a preset in one click: 3G's uplink, 768 Kbit/s, on the wire and on the page
@@ -87,7 +93,7 @@ testNeeding(['root', 'qemu', 'image'], 'the web page on the real box: login, the
       await page.waitForSelector('#in-force[data-profile="3g"]', { timeout: 30_000 });
       const { flow: delivered } = await underTraffic(lab, 768e3, 14, async () => {
         await showsRate(t, page, 768e3, 'the 3G preset');
-        await page.screenshot({ path: join(REPO, 'docs/web-page.png') });
+        await screenshot(page, 'web-page.png');
       });
       // the receiver got the preset's rate too: payload scaled to frames (1200 B + UDP, IP and Ethernet headers: 1242 B), as the pipe counts
       const onTheWire = (delivered.deliveredBps * 1242) / 1200;
@@ -100,7 +106,7 @@ testNeeding(['root', 'qemu', 'image'], 'the web page on the real box: login, the
       await logIn(page, `${api!.url}/`, TOKEN);
       await underTraffic(lab, 768e3, 10, async () => {
         await pageRate(page, UP);
-        await page.screenshot({ path: join(REPO, 'docs/web-page-phone.png'), fullPage: false });
+        await screenshot(page, 'web-page-phone.png');
       });
       t.deepEqual(problems, []);
     });
