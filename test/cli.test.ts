@@ -29,7 +29,7 @@ test('profile plan prints the tc batch and the nft transaction the agent would r
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /qdisc replace dev b parent 1:10 handle 10: netem rate 256000bit/);
   t.regex(r.stdout, /qdisc replace dev b parent 10:1 handle 4000: netem delay 20000us/);
-  t.regex(r.stdout, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept/);
+  t.regex(r.stdout, /iifname "a" meta protocol \{ ip, ip6 \} counter name "rule100_0" meta priority set 1:10 accept/);
 });
 
 test('an unknown command or option names itself, points at --help and exits 2', async (t) => {

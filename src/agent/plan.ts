@@ -593,6 +593,8 @@ function chance(p: number): string[] {
 }
 
 type Family = 'ip' | 'ip6';
+/** The frames ipfw's rules see: IPv4 and IPv6 packets (ARP crosses a dummynet bridge by ipfw). */
+const IP_FRAMES = '{ ip, ip6 }';
 
 /**
  * The address families a rule's addresses need one nft rule each for, with each family's address
@@ -636,7 +638,10 @@ function matches(rule: ResolvedRule, withPort: boolean): string[][] {
   if (rule.srcPort) tail.push(`th sport ${set(rule.srcPort)}`);
   if (rule.dstPort) tail.push(`th dport ${set(rule.dstPort)}`);
   if (rule.prob !== undefined) tail.push(...chance(rule.prob));
-  return addressVariants(rule).map((addresses) => [...head, ...addresses, ...tail]);
+  const variants = addressVariants(rule);
+  // a rule takes IP packets only, as ipfw's do, unless it says l2; a protocol or an address says so already
+  if (!rule.l2 && !l4 && variants.length === 1 && variants[0]!.length === 0) head.push(`meta protocol ${IP_FRAMES}`);
+  return variants.map((addresses) => [...head, ...addresses, ...tail]);
 }
 
 const counterName = (rule: ResolvedRule, i: number) => `rule${rule.number}_${i}`;
@@ -672,6 +677,8 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
   // rules brings the chain back in one transaction; until it commits, the new chain applies only its
   // policy, which for a default of deny drops the packets of that instant.
   const open = profile !== null && rules.length === 0 && policy === 'accept';
+  // a frame that is not IP and that no rule took (ARP) crosses whatever the default says, as on a dummynet bridge
+  const passNonIp = profile !== null && policy === 'drop' ? [`\t\tmeta protocol != ${IP_FRAMES} accept`] : [];
   const lines = [
     // no profile name here: two profiles with the same rules have the same script, which the agent then need not load again
     `# picowire: ${profile ? (open ? 'no rules: no chain sees the packets' : "the profile's rules") : 'no profile yet: the bridge does not forward'}`,
@@ -685,7 +692,7 @@ function nftScript(profile: ResolvedProfile | null, where: Layout, had: KernelSt
     ...objects.flush,
     ...(open
       ? [`delete chain ${NFT_TABLE} forward`]
-      : [`table ${NFT_TABLE} {`, ...objects.fill, '\tchain forward {', `\t\t${hook}`, ...rules, '\t}', '}']),
+      : [`table ${NFT_TABLE} {`, ...objects.fill, '\tchain forward {', `\t\t${hook}`, ...rules, ...passNonIp, '\t}', '}']),
   ];
   if (profile) lines.push(...duplication(profile, where));
   return { script: lines.join('\n') + '\n', objects: made };

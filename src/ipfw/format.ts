@@ -83,6 +83,7 @@ export function formatIpfw(profile: Profile): string {
     if (!isAny(rule.dstPort)) words.push('dst-port', ports(rule.dstPort!));
     if (rule.from === 'a') words.push('out');
     if (rule.from === 'b') words.push('in');
+    if (rule.l2) words.push('layer2');
     lines.push(words.join(' '));
   });
 

@@ -23,8 +23,9 @@
 //                   is a link N driven by scheduler N, so scheduler N belongs to pipe N).
 //   add [N] [prob P] ACTION [body]   ACTION: pipe N, queue N, allow|accept|pass|permit, deny|drop|reject
 //                   body: [proto] [from SRC [ports]] [to DST [ports]] then, in any order, in, out, recv/xmit/via
-//                   a|b, src-port, dst-port, proto, src-ip, dst-ip, prob; `layer2` and `bridged` are accepted
-//                   and say nothing (every packet the bridge sees is both). Without from/to: ip from any to any.
+//                   a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2 (the rule takes every frame, ARP
+//                   too: JSON `l2`; without it a rule sees IPv4 and IPv6 packets only, as ipfw's do); `bridged`
+//                   is accepted and says nothing (every packet is bridged). Without from/to: ip from any to any.
 //                   `dst-port any` is no port condition. Refused: me, tables, hostnames, service names,
 //                   keep-state/setup/established/limit, log, set, and every other action or option.
 //   delete N..., pipe|queue|sched N delete, flush, pipe|queue|sched flush, enable ..., disable ... (ignored)
@@ -51,7 +52,7 @@ export const MASK_ALLOWED = 'src-ip, dst-ip, src-port, dst-port, proto, all';
 export const MASK_VALUES = 'hex such as 0xffffff00, a decimal number, a prefix length such as /24, or a netmask such as 255.255.255.0';
 export const SCHEDULERS_ALLOWED = 'fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel';
 export const ACTIONS_ALLOWED = 'pipe N, queue N, allow (accept, pass, permit), deny (drop, reject)';
-export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob';
+export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2';
 export const PROTOCOLS_ALLOWED = `${PROTOCOLS.join(', ')}, or a protocol number 0-255`;
 export const ADDRESS_ALLOWED =
   'any, an IPv4 or IPv6 address, a prefix such as 198.18.0.0/24, a list a,b or {a,b}, or not followed by one of these';
@@ -85,8 +86,8 @@ const DENY_WORDS = new Set(['deny', 'drop', 'reject']);
 const STATEFUL = new Set(['keep-state', 'record-state', 'setup', 'established', 'limit', 'set-limit', 'check-state']);
 /** Rule options that say nothing on a bridge: every packet it sees is bridged, at layer 2. */
 /** The words a rule's body may start with other than a protocol. */
-const RULE_WORDS = new Set(['from', 'to', 'not', 'src-ip', 'dst-ip', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob']);
-const NOOP_RULE_OPTIONS = new Set(['layer2', 'bridged']);
+const RULE_WORDS = new Set(['from', 'to', 'not', 'src-ip', 'dst-ip', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob', 'layer2', 'bridged']);
+const NOOP_RULE_OPTIONS = new Set(['bridged']);
 
 /** Every option word of ipfw's dummynet commands: after `bw 4`, such a word starts the next option, any other is a unit. */
 const DUMMYNET_WORDS = new Set(
@@ -722,6 +723,9 @@ class CommandParser {
           setDirection(word === 'xmit' ? other : port, `${word} ${port}`);
           break;
         }
+        case 'layer2':
+          match.l2 = true; // every frame, ARP too; without it a rule sees IP packets only, as ipfw's do
+          break;
         case 'prob':
           if (prob !== undefined) this.bad(word, 'is given twice');
           prob = this.probability(word, 'a match probability');
@@ -843,7 +847,7 @@ function order(pipe: Pipe): Pipe {
 }
 
 function orderRule<T extends Partial<Rule>>(rule: T): T {
-  const keys: (keyof Rule)[] = ['from', 'proto', 'src', 'dst', 'srcPort', 'dstPort'];
+  const keys: (keyof Rule)[] = ['from', 'proto', 'src', 'dst', 'srcPort', 'dstPort', 'l2'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (rule[k] !== undefined) out[k] = rule[k];
   return out as T;

@@ -116,6 +116,8 @@ export interface ResolvedRule {
   srcPort?: string[];
   dstPort?: string[];
   prob?: number;
+  /** takes non-IP frames too (ARP), as a cable would; absent: IPv4 and IPv6 packets only */
+  l2?: true;
 }
 
 export interface ResolvedProfile {
@@ -442,6 +444,7 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
     errors.push(`${at}: ports only exist in tcp, udp, sctp and udplite; this rule's proto is ${show(r.proto)}`);
   }
   if (isProbability(r.prob)) rule.prob = r.prob;
+  if (r.l2 === true) rule.l2 = true;
   return rule;
 }
 

@@ -183,6 +183,13 @@ export const RuleSchema = Type.Object(
     dstPort: Type.Optional(PortMatch),
     /** the rule matches only this fraction of the packets it would match (ipfw `prob`) */
     prob: Type.Optional(Probability('match probability')),
+    /**
+     * true: the rule takes every frame its other conditions allow, ARP and other non-IP frames too,
+     * as a cable carries them (ipfw `layer2`). Without it a rule takes IPv4 and IPv6 packets only,
+     * as ipfw's rules do, and a frame that is not IP and that no rule takes crosses unshaped
+     * whatever `default` says (a dummynet bridge passes ARP by ipfw).
+     */
+    l2: Type.Optional(Type.Boolean({ description: 'true: every frame, ARP and other non-IP frames too, as a cable (ipfw layer2); absent: IPv4 and IPv6 packets only' })),
   },
   { additionalProperties: false },
 );

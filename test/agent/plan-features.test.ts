@@ -150,3 +150,11 @@ test('validation: a rule whose source and destination are of two families matche
   t.false(r.ok);
   t.regex(!r.ok ? r.errors.join('\n') : '', /profile\.rules\[0\]: src is IPv4 and dst IPv6: no packet has both/);
 });
+
+test('planner: a rule takes IP packets only unless it says l2; a frame that is not IP and no rule took crosses even a default of deny, as on a dummynet bridge', (t) => {
+  const ipOnly = plan(profile({ name: 'f', pipes: { p: { bw: '30Byte/s' } }, rules: [{ from: 'a', pipe: 'p' }], default: 'deny' }), fresh).nft;
+  t.regex(ipOnly, /iifname "a" meta protocol \{ ip, ip6 \} counter name "rule100_0" meta priority set 1:10 accept\n\t\tmeta protocol != \{ ip, ip6 \} accept\n/);
+  const l2 = plan(profile({ name: 'f', pipes: { p: { bw: '30Byte/s' } }, rules: [{ from: 'a', pipe: 'p', l2: true }] }), fresh).nft;
+  t.regex(l2, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept/);
+  t.notRegex(plan(null, fresh).nft, /meta protocol != /, 'before the first profile nothing crosses, ARP neither');
+});

@@ -247,10 +247,11 @@ test('rules: protocols, addresses, lists, not, and ports inline or as options', 
   );
 });
 
-test('rules: prob before the action, as ipfw writes it, or after; layer2 and bridged say nothing on a bridge', (t) => {
-  t.deepEqual(rulesOf('add 100 prob 0.5 pipe 1 ip from any to any out', 'add 200 pipe 1 ip from any to any prob 0.25 layer2 bridged'), [
+test('rules: prob before the action, as ipfw writes it, or after; layer2 takes every frame (l2), bridged says nothing on a bridge', (t) => {
+  t.deepEqual(rulesOf('add 100 prob 0.5 pipe 1 ip from any to any out', 'add 200 pipe 1 ip from any to any prob 0.25 layer2 bridged', 'add 300 pipe 1 layer2 from any to any'), [
     { number: 100, action: 'pipe', pipe: '1', from: 'a', prob: 0.5 },
-    { number: 200, action: 'pipe', pipe: '1', prob: 0.25 },
+    { number: 200, action: 'pipe', pipe: '1', l2: true, prob: 0.25 },
+    { number: 300, action: 'pipe', pipe: '1', l2: true },
   ]);
 });
 
@@ -356,7 +357,7 @@ const BAD: [string, string][] = [
   ],
   ...['keep-state', 'setup', 'established'].map((option): [string, string] => [
     `ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any ${option}`,
-    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob`,
+    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2`,
   ]),
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any dst-port http',
@@ -381,7 +382,7 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ip from any to any frag',
-    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob',
+    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2',
   ],
   [
     'ipfw add 100 skipto 200 ip from any to any',
@@ -415,7 +416,7 @@ const BAD: [string, string][] = [
   // the second command of a run-together line is reported as itself, on the line where it is
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 out dst-port 2000-3000 ipfw add 200 pipe 1 sideways',
-    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob',
+    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2',
   ],
 ];
 
