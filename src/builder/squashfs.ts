@@ -170,8 +170,10 @@ export async function nodeSquashfs(binary: string, opts: { compression: Recipe['
     if (trim) await checkTrimmedNode(node, trim);
     for (const p of [node, join(dir, 'bin'), dir]) await utimes(p, epoch, epoch);
     const tmp = `${out}.tmp-${process.pid}`;
+    // the times are given here; mksquashfs refuses to run when SOURCE_DATE_EPOCH (which a user may
+    // set for the build) is in its environment too
     await execa('mksquashfs', [dir, tmp, '-noappend', '-quiet', '-no-progress', '-all-root', '-no-xattrs',
-      '-mkfs-time', String(epoch), '-all-time', String(epoch), ...SQUASHFS_OPTIONS[opts.compression]]);
+      '-mkfs-time', String(epoch), '-all-time', String(epoch), ...SQUASHFS_OPTIONS[opts.compression]], { env: { SOURCE_DATE_EPOCH: undefined } });
     await rename(tmp, out);
     return out;
   } finally {
