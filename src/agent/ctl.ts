@@ -4,6 +4,7 @@
 //   picowire ipfw CMD...        one ipfw command, amending the profile in force (as on FreeBSD)
 //   picowire ipfw -f FILE|-     a whole ipfw configuration, replacing the profile in force
 //   picowire ipfw show          the profile in force, written as ipfw commands
+//   picowire dnctl CMD...       dummynet's own command (FreeBSD 13.1 on), as ipfw pipe|queue|sched
 // Exit status: 0 done, 1 a profile was rejected, 2 usage or the agent is not reachable.
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -19,7 +20,8 @@ const USAGE = `usage: picowire apply FILE...      put each profile in force, in 
        picowire ipfw COMMAND...     one ipfw command amending the profile in force, e.g.
                                     picowire ipfw pipe 1 config bw 2Mbit/s delay 10ms
        picowire ipfw -f FILE|-      a whole ipfw configuration, replacing the profile in force
-       picowire ipfw show           the profile in force as ipfw commands`;
+       picowire ipfw show           the profile in force as ipfw commands
+       picowire dnctl COMMAND...    dummynet's own command (FreeBSD 13.1 on): pipe, queue, sched, flush`;
 
 class Usage extends Error {}
 
@@ -89,8 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       console.log(rest.includes('--json') ? JSON.stringify(res.status, null, 2) : formatStatus(res.status));
       return 0;
     }
-    case 'ipfw': {
-      if (rest.length === 0) throw new Usage('ipfw: give an ipfw command, -f FILE, or show');
+    case 'ipfw':
+    case 'dnctl': {
+      if (rest.length === 0) throw new Usage(`${command}: give an ${command} command, -f FILE, or show`);
       if (rest[0] === 'show' || (rest[0] === 'pipe' && rest[1] === 'show') || (rest[0] === 'list' && rest.length === 1)) {
         const profile = await current();
         console.log(profile ? formatIpfw(profile).trimEnd() : '# no profile in force');
@@ -99,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       let profile: Profile;
       try {
         // -f: a whole configuration; otherwise one command amending what is in force
-        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw') : amendProfile(await current(), rest.join(' '));
+        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw') : amendProfile(await current(), `${command} ${rest.join(' ')}`);
       } catch (e) {
         if (e instanceof Inexpressible) throw new Usage(`ipfw: ${e.message}`);
         console.error(`ipfw: ${(e as Error).message}`);

@@ -12,7 +12,7 @@
 // sent through X, which on a two-port bridge is every packet; picowire reads `via X` as `recv X`,
 // the way it is nearly always meant.) `me` is refused: the bridge has no address in the path.
 //
-// What is read: lines with or without a leading `ipfw` (or `/sbin/ipfw`, `sudo ipfw`, flags -q
+// What is read: lines with or without a leading `ipfw` or `dnctl` (or `/sbin/ipfw`, `sudo ipfw`, flags -q
 // and -f), `#` comments, blank lines, `\` continuations, and several commands run together on
 // one line (a new command starts at each `ipfw` word, as in the seed paper's text).
 //   pipe N config   bw B (also "bw 256 Kbit/s"), delay D, plr P, queue Q, burst S, mask ..., buckets N,
@@ -45,6 +45,7 @@ import { PROTOCOLS } from '../profile/words.ts';
 
 export const COMMANDS_ALLOWED =
   'add, delete N, flush, pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, enable, disable';
+export const DNCTL_COMMANDS_ALLOWED = 'pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush';
 export const PIPE_OPTIONS = 'bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror';
 export const QUEUE_OPTIONS = 'pipe, sched, weight, queue, mask, buckets';
 export const SCHED_OPTIONS = 'type, mask, buckets';
@@ -99,12 +100,12 @@ const DUMMYNET_WORDS = new Set(
 const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 const INTEGER = /^\d+$/;
 
-/** One ipfw command: its words after `ipfw` and the line it starts on. */
+/** One ipfw command: its words after `ipfw` (or `dnctl`) and the line it starts on. */
 interface Command {
   line: number;
   words: string[];
-  /** written after an `ipfw` word (shown so in messages) */
-  ipfw: boolean;
+  /** the program word it was written after (shown so in messages): ipfw, or dnctl, dummynet's own command since FreeBSD 13.1 */
+  program?: 'ipfw' | 'dnctl';
 }
 
 /** Parses ipfw/dummynet command lines into a profile named `name`; throws a UserError on the first mistake. */
@@ -214,9 +215,10 @@ class State {
   }
 }
 
-/** Is this word the ipfw program: `ipfw`, `/sbin/ipfw`, `/usr/local/sbin/ipfw`? */
-function isIpfw(word: string): boolean {
-  return word === 'ipfw' || /^(?:\/[^/\s]+)*\/ipfw$/.test(word);
+/** The program a word names: `ipfw`, `/sbin/ipfw`, `dnctl`, `/sbin/dnctl`, ...; undefined for any other word. */
+function programOf(word: string): Command['program'] {
+  const m = /^(?:(?:\/[^/\s]+)*\/)?(ipfw|dnctl)$/.exec(word);
+  return m ? (m[1] as 'ipfw' | 'dnctl') : undefined;
 }
 
 /** Splits text into commands: comments and blank lines dropped, `\` continuations joined, a new command at each `ipfw`. */
@@ -230,17 +232,18 @@ function splitCommands(text: string): Command[] {
     if (continues) line = line.replace(/\\\s*$/, '');
     if (!continued) current = undefined;
     for (const word of line.split(/\s+/).filter((w) => w !== '')) {
-      if (isIpfw(word)) {
+      const program = programOf(word);
+      if (program) {
         // `sudo ipfw ...`: the sudo belongs to this command, not to the one before it
         if (current && current.words.at(-1) === 'sudo') {
           current.words.pop();
-          if (current.words.length === 0 && !current.ipfw) commands.pop();
+          if (current.words.length === 0 && !current.program) commands.pop();
         }
-        current = { line: i + 1, words: [], ipfw: true };
+        current = { line: i + 1, words: [], program };
         commands.push(current);
       } else {
         if (!current) {
-          current = { line: i + 1, words: [], ipfw: false };
+          current = { line: i + 1, words: [] };
           commands.push(current);
         }
         current.words.push(word);
@@ -284,7 +287,7 @@ class CommandParser {
 
   /** Throws the UserError for this command: `line N: ipfw ...: problem`. */
   fail(problem: string): never {
-    const text = [...(this.command.ipfw ? ['ipfw'] : []), ...this.words].join(' ');
+    const text = [...(this.command.program ? [this.command.program] : []), ...this.words].join(' ');
     throw new UserError(`line ${this.command.line}: ${text}: ${problem}`);
   }
 
@@ -315,7 +318,13 @@ class CommandParser {
       if (!/^-[qf]+$/.test(flag)) this.bad(flag, 'is not a supported ipfw flag; allowed: -q, -f');
     }
     const word = this.next();
-    if (word === undefined) this.fail(`missing command; allowed: ${COMMANDS_ALLOWED}`);
+    if (word === undefined) this.fail(`missing command; allowed: ${this.command.program === 'dnctl' ? DNCTL_COMMANDS_ALLOWED : COMMANDS_ALLOWED}`);
+    // dnctl (FreeBSD 13.1 on) is dummynet's own command: pipes, queues and schedulers, not rules
+    if (this.command.program === 'dnctl') {
+      if (word === 'pipe' || word === 'queue' || word === 'sched') return this.dummynet(word);
+      if (word === 'flush') return this.dummynetFlush();
+      this.bad(word, `is not a dnctl command${word === 'add' || word === 'delete' ? ' (rules are ipfw\'s: ipfw add ...)' : ''}; allowed: ${DNCTL_COMMANDS_ALLOWED}`);
+    }
     switch (word) {
       case 'add':
         return this.add();
@@ -362,13 +371,17 @@ class CommandParser {
     return String(Number(word));
   }
 
+  /** dummynet's flush: every pipe, queue and scheduler at once (`ipfw pipe flush`, `dnctl flush`). */
+  private dummynetFlush(): void {
+    this.state.pipes.clear();
+    this.state.queues.clear();
+    return this.end();
+  }
+
   private dummynet(kind: 'pipe' | 'queue' | 'sched'): void {
     if (this.peek() === 'flush') {
-      // dummynet's flush removes every pipe, queue and scheduler at once
       this.next();
-      this.state.pipes.clear();
-      this.state.queues.clear();
-      return this.end();
+      return this.dummynetFlush();
     }
     const n = this.objectNumber(kind, this.next());
     const verb = this.next();

@@ -1,4 +1,4 @@
-// `picowire remote URL status|apply FILE...|ipfw CMD...|watch`: the appliance's own commands, run
+// `picowire remote URL status|apply FILE...|ipfw CMD...|dnctl CMD...|watch`: the appliance's own commands, run
 // from a laptop or a CI job against the box's HTTP API (src/agent/api/), with the same output and
 // exit status as at the box's console: 0 done, 1 a profile was refused, 2 usage, the box not
 // reachable or the token refused.
@@ -105,21 +105,22 @@ export async function remote(address: string, verb: string, args: string[], opts
       }
       return ok ? 0 : 1;
     }
-    case 'ipfw': {
-      if (!args.length) throw new RemoteUsage('ipfw: give an ipfw command, -f FILE, or show');
+    case 'ipfw':
+    case 'dnctl': {
+      if (!args.length) throw new RemoteUsage(`${verb}: give an ${verb} command, -f FILE, or show`);
       if (args[0] === 'show' || (args[0] === 'list' && args.length === 1)) {
         const a = await call(base, opts.token, 'GET', '/api/v1/ipfw');
         o.out(a.text.trimEnd());
         return 0;
       }
       const whole = args[0] === '-f' && args.length === 2;
-      const text = whole ? readInput(args[1]!) : args.join(' ');
-      return reportApply(await call(base, opts.token, 'POST', `/api/v1/ipfw${whole ? '?replace=1' : ''}`, { type: 'text/plain', text }), 'picowire ipfw', o) ? 0 : 1;
+      const text = whole ? readInput(args[1]!) : `${verb} ${args.join(' ')}`;
+      return reportApply(await call(base, opts.token, 'POST', `/api/v1/ipfw${whole ? '?replace=1' : ''}`, { type: 'text/plain', text }), `picowire ${verb}`, o) ? 0 : 1;
     }
     case 'watch':
       return watch(base, opts, o);
     default:
-      throw new RemoteUsage(`unknown remote command "${verb}"; allowed: status, apply, ipfw, watch`);
+      throw new RemoteUsage(`unknown remote command "${verb}"; allowed: status, apply, ipfw, dnctl, watch`);
   }
 }
 

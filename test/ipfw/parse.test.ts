@@ -471,3 +471,13 @@ test('random text never crashes: it parses, or throws a UserError naming a line'
   }
   t.pass();
 });
+
+test('dnctl, dummynet\'s own command since FreeBSD 13.1, configures pipes, queues and schedulers as ipfw pipe|queue|sched does; rules stay ipfw\'s', (t) => {
+  const p = parseIpfw('dnctl pipe 1 config bw 30Byte/s\n/sbin/dnctl queue 2 config pipe 1 weight 5\nsudo dnctl sched 1 config type qfq\nipfw add 100 queue 2 ip from any to any out');
+  t.deepEqual(p.pipes, { '1': { bw: '30Byte/s', scheduler: 'qfq' } });
+  t.deepEqual(p.queues, { '2': { pipe: '1', weight: 5 } });
+  t.is(p.rules.length, 1);
+  t.deepEqual(parseIpfw('dnctl pipe 1 config bw 1Mbit/s\ndnctl flush\ndnctl pipe 2 config delay 5').pipes, { '2': { delay: 5 } });
+  const e = t.throws(() => parseIpfw('dnctl add 100 pipe 1 ip from any to any'));
+  t.is(e?.message, 'line 1: dnctl add 100 pipe 1 ip from any to any: "add" is not a dnctl command (rules are ipfw\'s: ipfw add ...); allowed: pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush');
+});

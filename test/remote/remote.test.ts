@@ -72,6 +72,9 @@ test('ipfw -f replaces the profile in force, a command amends it, show prints it
   t.is(box.box.inForce()?.rules.length, 1, 'the rule stays: one command amends');
   const show = await remote(box.url, ['ipfw', 'show']);
   t.regex(show.stdout, /^ipfw pipe 1 config bw 2Mbit\/s delay 10ms$/m);
+  const dn = await remote(box.url, ['dnctl', 'pipe', '1', 'config', 'bw', '30Byte/s']);
+  t.is(dn.exitCode, 0, dn.stderr);
+  t.deepEqual(box.box.inForce()?.pipes['1'], { bw: '30Byte/s' }, 'dnctl, as FreeBSD 13.1 on writes it');
   const bad = await remote(box.url, ['ipfw', 'pipe', '1', 'config', 'bw', 'fast']);
   t.is(bad.exitCode, 1);
   t.regex(bad.stderr, /"fast" is not a bandwidth/);
@@ -100,5 +103,5 @@ test('a wrong or missing token, an unreachable box and an unknown command exit 2
   t.regex(down.stderr, new RegExp(`cannot reach the box at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
   const unknown = await remote(box.url, ['reboot']);
   t.is(unknown.exitCode, 2);
-  t.regex(unknown.stderr, /unknown remote command "reboot"; allowed: status, apply, ipfw, watch/);
+  t.regex(unknown.stderr, /unknown remote command "reboot"; allowed: status, apply, ipfw, dnctl, watch/);
 });
