@@ -7,7 +7,7 @@ import { formatBits, formatBytes, formatNumber } from './format.ts';
 import type { History, Series } from './history.ts';
 
 /** How many seconds the numbers above the charts average over: the events arrive a second apart give or take the time tc takes to answer, which a longer window evens out. */
-const NOW_SECONDS = 5;
+const NOW_SECONDS = 10;
 
 interface Card {
   root: HTMLElement;

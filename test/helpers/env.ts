@@ -10,7 +10,7 @@ export const REPO = resolve(import.meta.dirname, '../..');
 export const IMAGES = process.env.PICOWIRE_IMAGES ?? join(REPO, 'images');
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
-type Need = 'root' | 'qemu' | 'image';
+type Need = 'root' | 'qemu' | 'image' | 'browser';
 
 /** Why these needs cannot be met here, or undefined when they can. */
 export function unmet(needs: Need[]): string | undefined {
@@ -21,6 +21,8 @@ export function unmet(needs: Need[]): string | undefined {
     if (missing.length) why.push(`needs ${missing.map((t) => t.pkg).join(', ')} (run \`make host-tools\`)`);
   }
   if (needs.includes('image') && !existsSync(join(IMAGES, 'default.iso'))) why.push('needs images/default.iso (run `make`)');
+  // the web page's tests drive Debian's chromium (a test host tool) with playwright-core
+  if (needs.includes('browser') && missingTools(['test']).some((t) => t.pkg === 'chromium')) why.push('needs chromium (run `make host-tools`)');
   return why.length ? why.join('; ') : undefined;
 }
 
