@@ -36,7 +36,7 @@ function cardFor(key: string, parent: HTMLElement): Card {
   parent.append(root);
   const width = Math.max(260, Math.min(plotsBox.clientWidth || 320, 520));
   const make = (opts: uPlot.Options, columns: Card['plots'][number]['columns']) => ({ plot: new uPlot(opts, [[], ...opts.series.slice(1).map(() => [])] as unknown as uPlot.AlignedData, plotsBox), columns });
-  const bits = { scale: 'bits', values: (_u: uPlot, ticks: number[]) => ticks.map((v) => formatBits(v)), size: 80 };
+  const bits = { scale: 'bits', values: (_u: uPlot, ticks: number[]) => ticks.map((v) => formatBits(v)), size: 96 };
   const card: Card = {
     root,
     figures,
