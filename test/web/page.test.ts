@@ -1,6 +1,7 @@
 // The web page in headless chromium against the API on the host, with a stand-in box whose
 // counters grow at the bw of the profile in force: login, the charts' numbers, the editor's checks,
-// a refusal shown in place, a preset, and no console errors, at laptop and phone sizes. The same
+// a refusal shown in place, a preset, a profile applied by another client, and no console errors,
+// at laptop and phone sizes. The same
 // page against the real image under real traffic is test/vm/web.test.ts.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -11,7 +12,7 @@ import { pageRoutes } from '../../src/agent/api/page.ts';
 import type { Box } from '../../src/agent/api/box.ts';
 import { bundlePage } from '../../src/builder/page.ts';
 import { resolve } from '../../src/profile/validate.ts';
-import { fakeBox, status } from '../helpers/fake-box.ts';
+import { fakeBox, status, wan } from '../helpers/fake-box.ts';
 import { logIn, pageRate, withBrowser } from '../helpers/browser.ts';
 import { testNeeding } from '../helpers/env.ts';
 
@@ -98,6 +99,11 @@ testNeeding(['browser'], 'the page logs in, shows the rate the pipe allows, flag
       const lte = await pageRate(page, 'b/up#0');
       t.log(`page shows ${lte} bit/s for the LTE preset's 12 Mbit/s`);
       t.true(Math.abs(lte - 12e6) < 1.2e6, `page shows ${lte} bit/s, not 12 Mbit/s ± 10 %`);
+
+      // a profile applied elsewhere (here: the API from another client) reaches the page by the event stream
+      const put = await fetch(`${url}api/v1/profile`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(wan) });
+      t.is(put.status, 200);
+      await page.waitForSelector('#in-force[data-profile="wan"]', { timeout: 10_000 });
       t.deepEqual(problems, []);
     });
   } finally {
