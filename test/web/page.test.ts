@@ -1,8 +1,7 @@
 // The web page in headless chromium against the API on the host, with a stand-in box whose
 // counters grow at the bw of the profile in force: login, the charts' numbers, the editor's checks,
 // a refusal shown in place, a preset, a profile applied by another client, and no console errors,
-// at laptop and phone sizes. The same
-// page against the real image under real traffic is test/vm/web.test.ts.
+// at laptop and phone sizes. The same page against the real image under traffic: test/vm/web.test.ts.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
