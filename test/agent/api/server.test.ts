@@ -3,46 +3,11 @@
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect } from 'node:net';
 import test from 'ava';
-import type { Box } from '../../../src/agent/api/box.ts';
 import { createApi } from '../../../src/agent/api/server.ts';
-import type { Change } from '../../../src/agent/changes.ts';
-import type { Status } from '../../../src/agent/status.ts';
 import type { Profile } from '../../../src/profile/schema.ts';
-import { validateProfile } from '../../../src/profile/validate.ts';
+import { fakeBox, status, wan } from '../../helpers/fake-box.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
-const wan: Profile = { name: 'wan', pipes: { up: { bw: '1Mbit/s', delay: '10ms' } }, rules: [{ from: 'a', pipe: 'up' }] };
-const status: Status = {
-  profile: 'wan',
-  pipes: [{ pipe: 'up', instance: 0, port: 'b', packets: 10, bytes: 1000, randomDrops: 1, overflowDrops: 2, backlog: { packets: 3, bytes: 300 }, queues: [] }],
-  rules: [{ number: 100, action: 'pipe', target: 'up', packets: 12, bytes: 1200 }],
-};
-
-/** A stand-in agent: validates as the agent does, takes its time, and tells listeners of changes. */
-function fakeBox() {
-  const listeners = new Set<(c: Change) => void>();
-  const applied: { profile: unknown; source: string }[] = [];
-  let inForce: Profile | null = wan;
-  const box: Box = {
-    inForce: () => inForce,
-    appliedAt: async () => (inForce ? new Date(1_700_000_000_000) : null),
-    status: async () => ({ ...status, profile: inForce?.name ?? null }),
-    async apply(profile, source) {
-      applied.push({ profile, source });
-      await new Promise((r) => setTimeout(r, 10));
-      const checked = validateProfile(profile);
-      if (!checked.ok) return { inForce, applied: false, errors: checked.errors, ms: 10 };
-      inForce = checked.value;
-      for (const l of listeners) l({ kind: 'applied', name: inForce.name, source });
-      return { inForce, applied: true, errors: [], ms: 10 };
-    },
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-  return { box, applied, setInForce: (p: Profile | null) => (inForce = p) };
-}
 
 /** A served API on 127.0.0.1 and a client for it; closed when the test ends. */
 async function serve(t: { teardown: (f: () => void) => void }, limits = {}) {
