@@ -19,6 +19,7 @@ import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
 import { nftSession, tcSession } from './session.ts';
 import { plan } from './plan.ts';
 import { createBridge, setupPorts, waitForwarding } from './ports.ts';
+import { fleetFromSettings } from './fleet.ts';
 import { findProfile } from './sources.ts';
 import { readStatus } from './status.ts';
 import { watchConfigPartition } from './watch.ts';
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
   if (guarded) warn(`the bridge ports may reach the box: ${guarded}`);
   // a failure here must not take the agent (and the bridge's profile) down with it
   startApi({ ...ctx, warn }, changes, ports.management.map((nic) => nic.name)).catch((e: Error) => say(`no HTTP API: ${e.message}`));
+  // fleet profiles: fetched from profile_url once the box is up, then polled, through the same queue
+  fleetFromSettings({ ...ctx, warn }, (found) => changes.consider(found), say).catch((e: Error) => warn(`profile_url: ${e.message}`));
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits
 }
 

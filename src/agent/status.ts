@@ -6,6 +6,7 @@
 import type { Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
+import { notes } from './notes.ts';
 import { BIN } from './paths.ts';
 import { instanceHandles, layout, NFT_TABLE, pipeMaskName, PORTS, queueMaskName, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
 
@@ -66,16 +67,20 @@ export interface Status {
   profile: string | null;
   pipes: PipeStatus[];
   rules: RuleStatus[];
+  /** what the agent wants a reader to know now (notes.ts): a fleet URL that cannot be fetched, ... */
+  notes?: string[];
 }
 
 /** Reads the kernel's counters for the profile in force. */
 export async function readStatus(ctx: Context, inForce: Profile | null): Promise<Status> {
-  if (!inForce) return { profile: null, pipes: [], rules: [] };
+  const said = notes.list();
+  const withNotes = (s: Status): Status => (said.length ? { ...s, notes: said } : s);
+  if (!inForce) return withNotes({ profile: null, pipes: [], rules: [] });
   const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'table', ...NFT_TABLE.split(' ')])]);
   if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
   const nft = nftOut.code === 0 ? nftOut.stdout : '';
-  return statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft));
+  return withNotes(statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)));
 }
 
 /** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */
@@ -193,7 +198,8 @@ export function nftMaps(json: string): Map<string, MapElement[]> {
 
 /** The status as a person reads it. */
 export function formatStatus(s: Status): string {
-  if (s.profile === null) return 'no profile in force: the bridge does not forward';
+  const said = (s.notes ?? []).map((n) => `! ${n}`);
+  if (s.profile === null) return ['no profile in force: the bridge does not forward', ...said].join('\n');
   const lines = [`profile ${s.profile}`];
   if (s.pipes.length) {
     lines.push('pipe (instance) -> port   packets      bytes   drops: random overflow   queued');
@@ -206,5 +212,5 @@ export function formatStatus(s: Status): string {
   }
   lines.push('rule  action        packets      bytes');
   for (const r of s.rules) lines.push(`  ${String(r.number).padEnd(5)} ${`${r.action}${r.target ? ` ${r.target}` : ''}`.padEnd(12)} ${String(r.packets).padStart(9)} ${String(r.bytes).padStart(10)}`);
-  return lines.join('\n');
+  return [...lines, ...said].join('\n');
 }

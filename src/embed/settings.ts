@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../common/errors.ts';
 import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../common/token.ts';
+import { parseProfileUrl } from '../agent/fleet.ts';
 import { parseIpfw } from '../ipfw/index.ts';
 import { validateProfile } from '../profile/validate.ts';
 
@@ -36,7 +37,6 @@ const KEY_TYPES = [
   'sk-ssh-ed25519@openssh.com',
   'sk-ecdsa-sha2-nistp256@openssh.com',
 ];
-const URL_FIELDS = ['{mac}', '{serial}', '{hostname}'];
 
 /** Checks everything wanted; returns the files to write, or throws one UserError listing every problem. */
 export function settingsFrom(wanted: Wanted): Setting[] {
@@ -72,8 +72,9 @@ export function settingsFrom(wanted: Wanted): Setting[] {
     else keep('authorized_keys', wanted.authorizedKeys.text);
   }
   if (wanted.profileUrl !== undefined) {
-    const problem = urlProblem(wanted.profileUrl);
-    if (problem) errors.push(`--profile-url: ${JSON.stringify(wanted.profileUrl)} ${problem}`);
+    // the box's own reading of the setting (agent/fleet.ts): what it would refuse is refused here
+    const parsed = parseProfileUrl(wanted.profileUrl);
+    if ('error' in parsed) errors.push(`--profile-url: ${parsed.error}`);
     else keep('profile_url', wanted.profileUrl);
   }
   if (errors.length) throw new UserError(`nothing was embedded:\n${errors.map((e) => `  ${e}`).join('\n')}`);
@@ -131,18 +132,4 @@ function keyProblems(text: string, file: string): string[] {
 /** The SSH fingerprint of a key blob, as `ssh-keygen -l` prints it. */
 export function fingerprint(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** Why a profile URL is not one the box can fetch, or undefined. */
-function urlProblem(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(URL_FIELDS.reduce((u, f) => u.replaceAll(f, 'x'), url));
-  } catch {
-    return `is not a URL; allowed: http:// or https:// URLs, with ${URL_FIELDS.join(', ')} filled in by the box`;
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `has the scheme ${parsed.protocol}; allowed: http, https`;
-  const unknown = url.match(/\{[^}]*\}/g)?.filter((f) => !URL_FIELDS.includes(f));
-  if (unknown?.length) return `names ${unknown.join(', ')}; allowed: ${URL_FIELDS.join(', ')}`;
-  return undefined;
 }

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../common/errors.ts';
 import { attachTaps, createLab, labSupport, type Lab } from './hosts.ts';
-import { boot, type BootMode, type BootOptions, type Vm } from './qemu.ts';
+import { boot, servedAddress, type BootMode, type BootOptions, type Vm } from './qemu.ts';
 
 const MODES: BootMode[] = ['bios-cd', 'bios-disk', 'bios-usb', 'uefi-cd', 'uefi-disk', 'uefi-usb', 'pxe', 'direct'];
 // what the agent prints once the profile is in force: from then on the wire is the one asked for
@@ -33,11 +33,15 @@ export interface LabRun {
   qemu?: Pick<BootOptions, 'usb' | 'monitor' | 'fwCfg'>;
   /** a third NIC for management, on QEMU's user network (MANAGEMENT_NET), its port 80 forwarded to a free port of 127.0.0.1 */
   management?: boolean;
+  /** servers of the test's on 127.0.0.1 that the box reaches at MANAGEMENT_SERVER:guest over its management NIC */
+  serve?: { guest: number; host: number }[];
 }
 
 /** The management NIC's subnet in the lab: QEMU's DHCP gives the box MANAGEMENT_ADDRESS. */
 export const MANAGEMENT_NET = '198.19.0.0/24';
 export const MANAGEMENT_ADDRESS = '198.19.0.15';
+/** Where the box reaches the servers a run's `serve` names, over its management NIC */
+export const MANAGEMENT_SERVER = servedAddress({ net: MANAGEMENT_NET });
 
 /** How the host reaches the lab box's API: 127.0.0.1:port, forwarded by QEMU to port 80 of the management address. */
 export interface ManagementAccess {
@@ -62,7 +66,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm; managem
   let vm: Vm | undefined;
   try {
     const port = run.management ? await freeLoopbackPort() : undefined;
-    const management = port === undefined ? [] : [{ user: true as const, mac: MANAGEMENT_MAC, net: MANAGEMENT_NET, forward: [{ host: port, guest: 80 }] }];
+    const management = port === undefined ? [] : [{ user: true as const, mac: MANAGEMENT_MAC, net: MANAGEMENT_NET, forward: [{ host: port, guest: 80 }], ...(run.serve && { serve: run.serve }) }];
     vm = await boot({
       mode: run.mode,
       image: run.image,
@@ -87,7 +91,7 @@ export async function withLab<T>(
   mode: BootMode,
   profile: string | undefined,
   fn: (lab: Lab, vm: Vm, management?: ManagementAccess) => Promise<T>,
-  opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu' | 'management'> = {},
+  opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu' | 'management' | 'serve'> = {},
 ): Promise<T> {
   const { lab, vm, management } = await startLab({ image, mode, profile, ...opts });
   try {

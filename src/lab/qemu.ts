@@ -24,6 +24,8 @@ export interface UserNic {
   net?: string;
   /** TCP ports of 127.0.0.1 forwarded to the guest's ports (hostfwd: host port → guest port) */
   forward?: { host: number; guest: number }[];
+  /** the other way: a port of address .100 of the network that reaches 127.0.0.1:host (guestfwd), a server of the test's for the guest */
+  serve?: { guest: number; host: number }[];
 }
 
 export interface BootOptions {
@@ -129,11 +131,20 @@ function nicArgs(opts: BootOptions, tftpDir: string): string[] {
   });
 }
 
+/** Where a user NIC's guest reaches the servers `serve` names: .100 of its subnet (.2 is QEMU's own). */
+export const servedAddress = (nic: Pick<UserNic, 'net'>) => (nic.net ?? '10.0.2.0/24').replace(/\.0\/24$/, '.100');
+
 /** A user NIC's subnet and forwards, as -netdev user options; forwards listen on 127.0.0.1 only. */
 function userNet(nic: UserNic): string {
   if (nic.net !== undefined && !/^198\.1[89]\.\d{1,3}\.0\/24$/.test(nic.net)) throw new UserError(`user NIC net "${nic.net}" is not allowed; allowed: a /24 of 198.18.0.0/15, such as 198.19.0.0/24`);
   const forwards = (nic.forward ?? []).map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
-  return `${nic.net ? `,net=${nic.net}` : ''}${forwards.join('')}`;
+  // a guestfwd to a tcp: device makes one connection when QEMU starts; cmd: runs a relay per connection
+  // (a node one-liner, its commas doubled for QEMU's option syntax), so a guest can poll a server
+  const served = (nic.serve ?? []).map((f) => {
+    const relay = `node -e "const c=require('net').connect(${f.host},'127.0.0.1');process.stdin.pipe(c);c.pipe(process.stdout);c.on('close',()=>process.exit(0))"`;
+    return `,guestfwd=tcp:${servedAddress(nic)}:${f.guest}-cmd:${relay.replaceAll(',', ',,')}`;
+  });
+  return `${nic.net ? `,net=${nic.net}` : ''}${forwards.join('')}${served.join('')}`;
 }
 
 /** The whole QEMU command line; tmp is this boot's private directory (OVMF variables, fw_cfg file, TFTP root). */

@@ -11,25 +11,19 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../../common/token.ts';
 import { CONFIG_LABEL, FILES } from '../paths.ts';
-import { onConfigPartition, readConfigFile, readText, type Context } from '../sources.ts';
+import { findSetting } from '../settings.ts';
+import { onConfigPartition, readText, type Context } from '../sources.ts';
 
 /** The one file name of this setting: on the partition, under opt/picowire/ in fw_cfg and in /etc/picowire/. */
 export const TOKEN_FILE = 'token';
-const ARG = 'picowire.token=';
 const VALID = new RegExp(TOKEN_PATTERN);
 
 export type TokenFound = { source: string; token: string } | { source: string; error: string };
 
 /** The given token (or the one made earlier this boot), checked; undefined when there is none. */
 export async function findToken(ctx: Context): Promise<TokenFound | undefined> {
-  const cmdline = (await readText(join(ctx.root, FILES.cmdline)))?.split(/\s+/).find((w) => w.startsWith(ARG));
-  if (cmdline !== undefined) return checkToken(`kernel command line (${ARG})`, cmdline.slice(ARG.length).replace(/^"|"$/g, ''));
-  const fwCfg = await readText(join(ctx.root, FILES.fwCfgDir, TOKEN_FILE, 'raw'));
-  if (fwCfg !== undefined) return checkToken(`QEMU fw_cfg opt/picowire/${TOKEN_FILE}`, fwCfg);
-  const partition = await readConfigFile(ctx, TOKEN_FILE);
-  if (partition) return checkToken(`${TOKEN_FILE} on the ${CONFIG_LABEL} partition (${partition.device})`, partition.text);
-  const baked = await readText(join(ctx.root, FILES.settings, TOKEN_FILE));
-  if (baked !== undefined) return checkToken(`/${FILES.settings}/${TOKEN_FILE}`, baked);
+  const given = await findSetting(ctx, TOKEN_FILE);
+  if (given) return checkToken(given.source, given.text);
   const made = await readText(join(ctx.root, FILES.madeToken));
   return made === undefined ? undefined : checkToken('made by this box at boot', made);
 }
