@@ -41,6 +41,7 @@ lab: host-tools image
 bench: host-tools image
 	node --import=tsx bench/run.ts
 	node --import=tsx bench/embed.ts
+	node --import=tsx bench/api.ts
 	node --import=tsx bench/fidelity/run.ts
 
 lock: cli

@@ -33,6 +33,8 @@ export interface LabRun {
   qemu?: Pick<BootOptions, 'usb' | 'monitor' | 'fwCfg'>;
   /** a third NIC for management, on QEMU's user network (MANAGEMENT_NET), its port 80 forwarded to a free port of 127.0.0.1 */
   management?: boolean;
+  /** more of the box's management ports to forward from free loopback ports (443, 22, ...), beside 80 */
+  also?: number[];
   /** servers of the test's on 127.0.0.1 that the box reaches at MANAGEMENT_SERVER:guest over its management NIC */
   serve?: { guest: number; host: number }[];
 }
@@ -47,6 +49,8 @@ export const MANAGEMENT_SERVER = servedAddress({ net: MANAGEMENT_NET });
 export interface ManagementAccess {
   url: string;
   port: number;
+  /** the loopback port forwarded to each other management port the run asked for (`also`), by the box's port */
+  also: Record<number, number>;
 }
 
 /** A TCP port of 127.0.0.1 free now (for QEMU to forward from). */
@@ -66,7 +70,10 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm; managem
   let vm: Vm | undefined;
   try {
     const port = run.management ? await freeLoopbackPort() : undefined;
-    const management = port === undefined ? [] : [{ user: true as const, mac: MANAGEMENT_MAC, net: MANAGEMENT_NET, forward: [{ host: port, guest: 80 }], ...(run.serve && { serve: run.serve }) }];
+    const also: Record<number, number> = {};
+    for (const guest of run.management ? (run.also ?? []) : []) also[guest] = await freeLoopbackPort();
+    const forward = [{ host: port!, guest: 80 }, ...Object.entries(also).map(([guest, host]) => ({ host, guest: Number(guest) }))];
+    const management = port === undefined ? [] : [{ user: true as const, mac: MANAGEMENT_MAC, net: MANAGEMENT_NET, forward, ...(run.serve && { serve: run.serve }) }];
     vm = await boot({
       mode: run.mode,
       image: run.image,
@@ -77,7 +84,7 @@ export async function startLab(run: LabRun): Promise<{ lab: Lab; vm: Vm; managem
     });
     await attachTaps(lab);
     await vm.waitFor(run.ready ?? APPLIED, run.bootTimeoutMs ?? 300_000);
-    return { lab, vm, ...(port !== undefined && { management: { url: `http://127.0.0.1:${port}`, port } }) };
+    return { lab, vm, ...(port !== undefined && { management: { url: `http://127.0.0.1:${port}`, port, also } }) };
   } catch (e) {
     await vm?.stop();
     await lab.teardown();
@@ -91,7 +98,7 @@ export async function withLab<T>(
   mode: BootMode,
   profile: string | undefined,
   fn: (lab: Lab, vm: Vm, management?: ManagementAccess) => Promise<T>,
-  opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu' | 'management' | 'serve'> = {},
+  opts: Pick<LabRun, 'bootTimeoutMs' | 'log' | 'ready' | 'qemu' | 'management' | 'serve' | 'also'> = {},
 ): Promise<T> {
   const { lab, vm, management } = await startLab({ image, mode, profile, ...opts });
   try {
