@@ -34,11 +34,12 @@ export const PRESETS: Preset[] = [
   },
   {
     name: 'seed 2.3: QFQ per /24',
-    summary: '1 Mbit/s per source /24, ssh and dns weighted 10:4 over the rest',
+    summary: '1 Mbit/s per source /24, queues per host: ssh and dns weighted 10:4 over the rest',
     ipfw: [
       'pipe 5 config sched qfq mask src-ip 0xffffff00 bw 1 Mbit/s',
-      'queue 1 config pipe 5 weight 10 mask src-ip 0x000000ff',
-      'queue 2 config pipe 5 weight 4 mask src-ip 0x000000ff',
+      // the masks as the seed prints them (its first lacks an f)
+      'queue 1 config pipe 5 weight 10 mask src-ip 0xfffffff',
+      'queue 2 config pipe 5 weight 4 mask src-ip 0xffffffff',
       'add 100 queue 1 in dst-port 22,53',
       'add 200 queue 2 in dst-port any',
     ].join('\n'),
