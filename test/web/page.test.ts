@@ -112,12 +112,24 @@ testNeeding(['browser'], 'the page logs in, shows the rate the pipe allows, flag
   }
 });
 
-testNeeding(['browser'], 'the page fits a phone-sized window: no sideways scrolling, charts inside their cards', async (t) => {
+testNeeding(['browser'], 'the page fits a phone-sized window (no sideways scrolling, charts inside their cards) and works from the keyboard', async (t) => {
   const { url, server, dir } = await serve(countingBox());
   try {
     await withBrowser({ width: 390, height: 844 }, async (page, problems) => {
-      await logIn(page, url, TOKEN);
+      // the keyboard alone: Tab to the token, Enter logs in
+      await page.goto(url);
+      await page.keyboard.press('Tab');
+      t.is(await page.evaluate(() => document.activeElement?.id), 'token');
+      await page.keyboard.type(TOKEN);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#connection.live');
       await pageRate(page, 'b/up#0');
+      // the ipfw console from the keyboard: show prints the profile in force as ipfw commands
+      await page.focus('#ipfw-command');
+      await page.keyboard.type('show');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#ipfw-log pre.ok');
+      t.regex((await page.textContent('#ipfw-log'))!, /> ipfw show\n[^]*pipe \d+ config bw 1Mbit\/s/);
       const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth, canvas: Math.max(...[...document.querySelectorAll('canvas')].map((c) => c.getBoundingClientRect().right)) }));
       t.true(widths.doc <= widths.view, `page is ${widths.doc} px wide in a ${widths.view} px window`);
       t.true(widths.canvas <= widths.view, `a chart ends at ${widths.canvas} px in a ${widths.view} px window`);
