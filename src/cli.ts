@@ -71,6 +71,8 @@ interface SettingsOptions {
   token?: string;
   tokenFile?: string;
   profileUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Adds the options that name settings to embed. */
@@ -81,11 +83,13 @@ function settingsOptions(command: Command): Command {
     .option('--authorized-keys <file>', "SSH public keys, one a line, for the box's SSH server")
     .addOption(new Option('--token <token>', 'the API token (other users see it in the process list: prefer --token-file)').conflicts('tokenFile'))
     .option('--token-file <file>', 'a file holding the API token')
-    .option('--profile-url <url>', 'where the box fetches its profile ({mac}, {serial}, {hostname} are filled in)');
+    .option('--profile-url <url>', 'where the box fetches its profile ({mac}, {serial}, {hostname} are filled in; "URL every 30s" polls)')
+    .option('--tls-cert <file>', "a PEM certificate: the box serves its API over HTTPS (with --tls-key)")
+    .option('--tls-key <file>', 'the certificate\'s PEM private key, without a passphrase');
 }
 
 /** Whether any setting was named. */
-const givenSettings = (o: SettingsOptions) => [o.profile, o.ipfw, o.authorizedKeys, o.token, o.tokenFile, o.profileUrl].some((v) => v !== undefined);
+const givenSettings = (o: SettingsOptions) => [o.profile, o.ipfw, o.authorizedKeys, o.token, o.tokenFile, o.profileUrl, o.tlsCert, o.tlsKey].some((v) => v !== undefined);
 
 /** The settings named on the command line, files read. */
 function wanted(o: SettingsOptions): Wanted {
@@ -97,6 +101,7 @@ function wanted(o: SettingsOptions): Wanted {
     ...(o.token !== undefined && { token: { from: '--token', text: o.token } }),
     ...(o.tokenFile !== undefined && { token: { from: o.tokenFile, text: readInput(o.tokenFile) } }),
     ...(o.profileUrl !== undefined && { profileUrl: o.profileUrl }),
+    ...((o.tlsCert !== undefined || o.tlsKey !== undefined) && { tls: { ...(o.tlsCert !== undefined && { cert: read(o.tlsCert) }), ...(o.tlsKey !== undefined && { key: read(o.tlsKey) }) } }),
   };
 }
 
@@ -196,9 +201,9 @@ An ISO carries them on its PICOWIRE partition, which the box reads from a stick,
         console.log(showCarried(image, await carried(image)));
         return;
       }
-      if (!givenSettings(opts)) throw new UsageError('nothing to embed: give --profile, --ipfw, --authorized-keys, --token, --token-file or --profile-url (or --show)');
+      if (!givenSettings(opts)) throw new UsageError('nothing to embed: give --profile, --ipfw, --authorized-keys, --token, --token-file, --profile-url or --tls-cert with --tls-key (or --show)');
       const started = performance.now();
-      await embed(image, settingsFrom(wanted(opts)), { ...(opts.out !== undefined && { out: opts.out }), log: (line) => log.info(line) });
+      await embed(image, await settingsFrom(wanted(opts)), { ...(opts.out !== undefined && { out: opts.out }), log: (line) => log.info(line) });
       log.info(`done in ${((performance.now() - started) / 1000).toFixed(2)} s`);
     });
 
@@ -215,7 +220,7 @@ Refused: anything but a whole removable disk (or a file-backed loop device), a d
 in use or holds the running system, a read-only one, and one smaller than the image. The settings
 options embed into a copy of the image first; the image itself is left as it is.`)
     .action(async (image: string, device: string, opts: SettingsOptions & { yes?: boolean }) => {
-      const settings = givenSettings(opts) ? settingsFrom(wanted(opts)) : [];
+      const settings = givenSettings(opts) ? await settingsFrom(wanted(opts)) : [];
       await flash(image, device, { yes: opts.yes ?? false, settings, log: (line) => log.info(line) });
     });
 

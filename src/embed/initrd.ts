@@ -44,7 +44,7 @@ export function splitInitrd(initrd: Buffer, name: string): { base: Buffer; setti
 export async function appendSettings(base: Buffer, settings: Setting[], epoch: number): Promise<Buffer> {
   const record: Record = { base: { bytes: base.length, sha256: sha256(base) }, files: settings.map((s) => s.name).sort() };
   const entries: Entry[] = [
-    ...settings.map((s): Entry => ({ type: 'file', path: `${SETTINGS_DIR}/${s.name}`, mode: s.name === 'token' ? 0o600 : 0o644, data: s.data })),
+    ...settings.map((s): Entry => ({ type: 'file', path: `${SETTINGS_DIR}/${s.name}`, mode: s.name === 'token' || s.name === 'tls_key' ? 0o600 : 0o644, data: s.data })),
     { type: 'file', path: RECORD, mode: 0o644, data: Buffer.from(JSON.stringify(record, null, 2) + '\n') },
   ];
   const chunks: Buffer[] = [base, Buffer.alloc((4 - (base.length % 4)) % 4)]; // the kernel reads an archive only at a multiple of 4

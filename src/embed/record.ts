@@ -47,8 +47,8 @@ export async function recordEmbedding(source: string, written: string[], setting
       const entry = {
         file: rel,
         from,
-        // no hash of a token: a short one could be found from it
-        settings: settings.map((s) => ({ name: s.name, bytes: s.data.length, ...(s.name === 'token' ? {} : { sha256: sha256(s.data) }) })),
+        // no hash of a secret: a short token could be found from it
+        settings: settings.map((s) => ({ name: s.name, bytes: s.data.length, ...(s.name === 'token' || s.name === 'tls_key' ? {} : { sha256: sha256(s.data) }) })),
       };
       manifest.embedded = [...(manifest.embedded ?? []).filter((e) => e.file !== rel), entry].sort((a, b) => (a.file < b.file ? -1 : 1));
       await writeFile(path, JSON.stringify(manifest, null, 2) + '\n');

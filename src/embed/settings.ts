@@ -4,12 +4,13 @@
 // and what is allowed.
 import { createHash } from 'node:crypto';
 import { UserError } from '../common/errors.ts';
+import { TLS_CERT, TLS_KEY, tlsProblem } from '../common/tls.ts';
 import { TOKEN_ALLOWED, TOKEN_PATTERN } from '../common/token.ts';
 import { parseProfileUrl } from '../agent/fleet.ts';
 import { parseIpfw } from '../ipfw/index.ts';
 import { validateProfile } from '../profile/validate.ts';
 
-export const SETTING_FILES = ['profile.json', 'token', 'authorized_keys', 'profile_url'] as const;
+export const SETTING_FILES = ['profile.json', 'token', 'authorized_keys', 'profile_url', TLS_CERT, TLS_KEY] as const;
 export type SettingFile = (typeof SETTING_FILES)[number];
 
 /** One file to put into an image: its name there and its bytes. */
@@ -25,6 +26,8 @@ export interface Wanted {
   authorizedKeys?: { file: string; text: string };
   token?: { from: string; text: string };
   profileUrl?: string;
+  /** HTTPS for the API: both or neither */
+  tls?: { cert?: { file: string; text: string }; key?: { file: string; text: string } };
 }
 
 const TOKEN = new RegExp(TOKEN_PATTERN);
@@ -39,7 +42,7 @@ const KEY_TYPES = [
 ];
 
 /** Checks everything wanted; returns the files to write, or throws one UserError listing every problem. */
-export function settingsFrom(wanted: Wanted): Setting[] {
+export async function settingsFrom(wanted: Wanted): Promise<Setting[]> {
   const errors: string[] = [];
   const out: Setting[] = [];
   const keep = (name: SettingFile, text: string) => out.push({ name, data: Buffer.from(text.endsWith('\n') ? text : text + '\n') });
@@ -76,6 +79,16 @@ export function settingsFrom(wanted: Wanted): Setting[] {
     const parsed = parseProfileUrl(wanted.profileUrl);
     if ('error' in parsed) errors.push(`--profile-url: ${parsed.error}`);
     else keep('profile_url', wanted.profileUrl);
+  }
+  if (wanted.tls) {
+    const { cert, key } = wanted.tls;
+    // the box's own check (common/tls.ts): a pair it would refuse is refused here
+    const problem = !cert || !key ? `--tls-${cert ? 'key' : 'cert'} is missing: HTTPS needs the certificate and its key` : await tlsProblem(cert.text, key.text);
+    if (problem) errors.push(problem);
+    else {
+      keep(TLS_CERT, cert!.text);
+      keep(TLS_KEY, key!.text);
+    }
   }
   if (errors.length) throw new UserError(`nothing was embedded:\n${errors.map((e) => `  ${e}`).join('\n')}`);
   return out;

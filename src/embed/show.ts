@@ -1,4 +1,5 @@
 // `picowire embed --show`: what an image carries, one setting a line, secrets never printed.
+import { X509Certificate } from 'node:crypto';
 import { validateProfile } from '../profile/validate.ts';
 import type { Carried } from './index.ts';
 import { fingerprint, parseKeyLine } from './settings.ts';
@@ -7,6 +8,8 @@ import { fingerprint, parseKeyLine } from './settings.ts';
 function describe(name: string, data: Buffer): string[] {
   const text = data.toString('utf8');
   if (name === 'token') return [`token: set (${text.trim().length} characters; not shown)`];
+  if (name === 'tls_key') return ['tls_key: set (not shown)'];
+  if (name === 'tls_cert') return [`tls_cert: ${certLine(text)}`];
   if (name === 'profile_url') return [`profile_url: ${text.trim()}`];
   if (name === 'authorized_keys') {
     const keys = text.split('\n').filter((l) => l.trim() && !l.trimStart().startsWith('#'));
@@ -28,6 +31,16 @@ function describe(name: string, data: Buffer): string[] {
     return [`profile.json: profile ${p.name} (${Object.keys(p.pipes).length} pipes, ${p.rules.length} rules, ${data.length} bytes)`];
   }
   return [`${name}: ${data.length} bytes`];
+}
+
+/** A certificate as a person recognises it: subject and expiry. */
+function certLine(pem: string): string {
+  try {
+    const x = new X509Certificate(pem);
+    return `${x.subject.replace(/\n/g, ', ')}, valid until ${x.validTo}`;
+  } catch {
+    return 'not a PEM certificate; the box would refuse it';
+  }
 }
 
 /** The lines `embed --show` prints for an image. */

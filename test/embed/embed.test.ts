@@ -9,6 +9,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { picowire } from '../helpers/cli.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
+import { selfSigned } from '../helpers/tls.ts';
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
 const PROFILE = { name: 'embedded', pipes: { p: { delay: '30ms' } }, rules: [{ from: 'a', pipe: 'p' }] };
@@ -176,4 +177,26 @@ test('a file that is not a picowire image is refused by name', async (t) => {
   const r = await picowire(['embed', file, '--token', TOKEN]);
   t.is(r.exitCode, 1);
   t.regex(r.stderr, /notes\.txt is not a picowire image; allowed: an \.iso, a raw disk/);
+});
+
+testNeeding(['image'], 'a TLS certificate and its key go in together (the key never shown or hashed); a key of another certificate is refused', async (t) => {
+  const { cert, key, otherKey } = await selfSigned();
+  const write = async (name: string, text: string) => {
+    const path = join(work, name);
+    await writeFile(path, text);
+    return path;
+  };
+  const [certFile, keyFile, otherFile] = await Promise.all([write('cert.pem', cert), write('key.pem', key), write('other.pem', otherKey)]);
+  const out = join(work, 'tls.img');
+  const r = await picowire(['embed', join(IMAGES, 'default.img'), '--tls-cert', certFile, '--tls-key', keyFile, '-o', out]);
+  t.is(r.exitCode, 0, r.stderr);
+  const show = await picowire(['embed', '--show', out]);
+  t.regex(show.stdout, /tls_cert: CN=picowire-test, valid until /);
+  t.regex(show.stdout, /tls_key: set \(not shown\)/);
+  t.notRegex(show.stdout, /PRIVATE KEY/);
+  const wrong = await picowire(['embed', join(IMAGES, 'default.img'), '--tls-cert', certFile, '--tls-key', otherFile, '-o', join(work, 'wrong.img')]);
+  t.is(wrong.exitCode, 1);
+  t.regex(wrong.stderr, /tls_key is not the key of tls_cert/);
+  const half = await picowire(['embed', join(IMAGES, 'default.img'), '--tls-cert', certFile, '-o', join(work, 'half.img')]);
+  t.regex(half.stderr, /--tls-key is missing: HTTPS needs the certificate and its key/);
 });

@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { NetworkInterfaceInfo } from 'node:os';
 
 export const API_PORT = 80;
+export const HTTPS_PORT = 443;
 
 export interface Listening {
   /** one look at the addresses, as the timer makes (for tests) */
@@ -22,6 +23,8 @@ interface Options {
   server: () => Server;
   say: (line: string) => void;
   port?: number;
+  /** how the URLs it says are written */
+  scheme?: 'http' | 'https';
   everyMs?: number;
   /** the seam for tests: the addresses by NIC, as os.networkInterfaces() gives them */
   addresses?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -43,7 +46,7 @@ export function followManagementAddresses(opts: Options): Listening {
       open.delete(host);
       server.close();
       server.closeAllConnections();
-      opts.say(`API no longer on ${url(host, port)}: the address went away`);
+      opts.say(`API no longer on ${url(host, port, opts.scheme)}: the address went away`);
     }
     await Promise.all(
       [...wanted].filter(([host]) => !open.has(host)).map(async ([host, nic]) => {
@@ -52,12 +55,12 @@ export function followManagementAddresses(opts: Options): Listening {
         try {
           await new Promise<void>((done, fail) => server.once('error', fail).listen({ host, port }, done));
           // an error later (say, out of file descriptors) is said, not thrown: it would end the agent
-          server.on('error', (e) => opts.say(`warning: API on ${url(host, port)}: ${e.message}`));
-          opts.say(`API on ${url(host, port)} (management NIC ${nic})`);
+          server.on('error', (e) => opts.say(`warning: API on ${url(host, port, opts.scheme)}: ${e.message}`));
+          opts.say(`API on ${url(host, port, opts.scheme)} (management NIC ${nic})`);
         } catch (e) {
           open.delete(host); // tried again at the next look: a fresh IPv6 address cannot be bound until its duplicate check is done
           const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'EADDRNOTAVAIL' && !warned.has(host)) opts.say(`warning: cannot serve the API on ${url(host, port)}: ${(e as Error).message}`);
+          if (code !== 'EADDRNOTAVAIL' && !warned.has(host)) opts.say(`warning: cannot serve the API on ${url(host, port, opts.scheme)}: ${(e as Error).message}`);
           warned.add(host);
         }
       }),
@@ -68,7 +71,7 @@ export function followManagementAddresses(opts: Options): Listening {
   const timer = setInterval(() => void once(), everyMs);
   return {
     look: once,
-    urls: () => [...open.keys()].map((host) => url(host, port)),
+    urls: () => [...open.keys()].map((host) => url(host, port, opts.scheme)),
     async stop() {
       clearInterval(timer);
       await busy;
@@ -82,7 +85,7 @@ export function followManagementAddresses(opts: Options): Listening {
 }
 
 /** How a person writes the address of a server. */
-function url(host: string, port: number): string {
+function url(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const h = host.includes(':') ? `[${host}]` : host;
-  return `http://${h}${port === 80 ? '' : `:${port}`}/`;
+  return `${scheme}://${h}${port === (scheme === 'https' ? 443 : 80) ? '' : `:${port}`}/`;
 }

@@ -30,16 +30,20 @@ export const LIMITS = {
 export interface Api {
   /** the request handler every listening server shares */
   handle: (req: IncomingMessage, res: ServerResponse) => void;
-  /** a server for one address, with the limits set; listen() is the caller's */
+  /** a server for one address (HTTPS when the API was given a certificate), with the limits set; listen() is the caller's */
   server(): Server;
+  /** with a certificate: a plain HTTP server for port 80 that sends every request to the same path over HTTPS */
+  redirect?(): Server;
   /** ends the event streams */
   close(): void;
 }
 
-/** The API over a box, answering with `token` only; tests shorten the limits. */
-export async function createApi(box: Box, token: string, limits: Partial<typeof LIMITS> = {}): Promise<Api> {
+/** The API over a box, answering with `token` only, over HTTPS with `tls`; tests shorten the limits. */
+export async function createApi(box: Box, token: string, limits: Partial<typeof LIMITS> = {}, tls?: { cert: string; key: string }): Promise<Api> {
   const { headersMs, requestMs, keepAliveMs, checkEveryMs, connections, eventStreams } = { ...LIMITS, ...limits };
-  const { createServer } = await import('node:http');
+  const { createServer: createHttp } = await import('node:http');
+  const https = tls ? await import('node:https') : undefined;
+  const timeouts = { requestTimeout: requestMs, headersTimeout: headersMs, keepAliveTimeout: keepAliveMs, connectionsCheckingInterval: checkEveryMs };
   const authorized = await bearerCheck(token);
   const events = new EventStream(box, eventStreams);
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -48,11 +52,22 @@ export async function createApi(box: Box, token: string, limits: Partial<typeof 
   return {
     handle,
     server() {
-      const server = createServer({ requestTimeout: requestMs, headersTimeout: headersMs, keepAliveTimeout: keepAliveMs, connectionsCheckingInterval: checkEveryMs }, handle);
+      const server = https && tls ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key }, handle) : createHttp(timeouts, handle);
       server.maxConnections = connections;
       // a request Node cannot parse (bad syntax, headers over 16 KiB, too slow) is answered by Node itself: 400, 431 or 408, then closed
       return server;
     },
+    ...(tls && {
+      redirect() {
+        const server = createHttp(timeouts, (req, res) => {
+          const host = (req.headers.host ?? req.socket.localAddress ?? '').replace(/:\d+$/, '');
+          res.writeHead(308, { location: `https://${host}${(req.url ?? '/').startsWith('/') ? req.url : '/'}`, 'content-type': 'application/json; charset=utf-8' });
+          res.end(JSON.stringify({ errors: ['this box serves its API over HTTPS only; allowed: https://'] }) + '\n');
+        });
+        server.maxConnections = connections;
+        return server;
+      },
+    }),
     close: () => events.close(),
   };
 }
