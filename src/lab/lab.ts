@@ -135,6 +135,7 @@ export function usage(lab: Lab, api?: { url: string; token: string }): string {
           `  ${curl} -H 'Content-Type: text/plain' --data-binary 'pipe 1 config bw 2Mbit/s delay 10ms' ${api.url}/api/v1/ipfw`,
           `  ${curl} -N ${api.url}/api/v1/events      # counters every second, profile changes`,
           `  ${curl} ${api.url}/metrics`,
+          `the web page: open ${api.url}/ in a browser on this machine and log in with the token ${api.token}`,
         ]
       : []),
     'lines typed here go to the appliance’s serial console; Ctrl-C stops QEMU and removes the lab',

@@ -12,10 +12,11 @@ test('the lab prints curl lines with its token and forwarded address for every e
     t.true(text.includes(`curl -H 'Authorization: Bearer lab-token-0123456789'`) && text.includes(`http://127.0.0.1:40123${path}`), path);
   }
   t.regex(text, /management NIC 198\.19\.0\.15/);
+  t.true(text.includes('open http://127.0.0.1:40123/ in a browser on this machine and log in with the token lab-token-0123456789'), 'the web page');
 });
 
 test('without a management NIC the lab prints no API lines', (t) => {
   const text = usage(lab);
-  t.notRegex(text, /curl|Bearer/);
+  t.notRegex(text, /curl|Bearer|browser/);
   t.regex(text, /ip netns exec pw-left ping 198\.18\.0\.2/);
 });
