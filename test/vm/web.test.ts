@@ -39,10 +39,11 @@ async function underTraffic<T>(lab: Lab, bps: number, seconds: number, during: (
   }
 }
 
-/** The page into docs/: the window's view from the top (a click may have scrolled it), or the whole page. */
-async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(REPO, 'docs', name), fullPage });
+/** The page into docs/: the window's view from the top (a click may have scrolled it) or from a card, or the whole page. */
+async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; from?: string } = {}): Promise<void> {
+  if (opts.from) await page.locator(opts.from).evaluate((e) => e.scrollIntoView());
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(REPO, 'docs', name), fullPage: opts.fullPage ?? false });
 }
 
 /** Asserts the page shows the pipe's rate within TOLERANCE. */
@@ -85,7 +86,7 @@ testNeeding(['root', 'qemu', 'image', 'browser'], 'the web page on the real box:
       t.is(await page.getAttribute('#in-force', 'data-profile'), 'slower');
       await underTraffic(lab, 1e6, 17, async () => {
         await showsRate(t, page, 1e6, 'slower, after the refused ipfw');
-        await screenshot(page, 'web-page-refused.png', true);
+        await screenshot(page, 'web-page-refused.png', { fullPage: true });
       });
 
       // a preset in one click: 3G's uplink, 768 Kbit/s, on the wire and on the page
@@ -106,7 +107,7 @@ testNeeding(['root', 'qemu', 'image', 'browser'], 'the web page on the real box:
       await logIn(page, `${api!.url}/`, TOKEN);
       await underTraffic(lab, 768e3, 15, async () => {
         await pageRate(page, UP);
-        await screenshot(page, 'web-page-phone.png');
+        await screenshot(page, 'web-page-phone.png', { from: `.card[data-key="${UP}"]` });
       });
       t.deepEqual(problems, []);
     });
