@@ -19,7 +19,7 @@ export interface Series {
 export class History {
   readonly series = new Map<string, Series>();
 
-  /** Adds one event's samples at `time` (seconds); drops points older than KEEP_SECONDS. */
+  /** Adds one event's samples at `time` (seconds); drops points older than KEEP_SECONDS and instances the event does not report. */
   add(time: number, samples: Sample[]): void {
     for (const s of samples) {
       let series = this.series.get(s.key);
@@ -34,7 +34,9 @@ export class History {
       series.time.splice(0, cut);
       for (const m of MEASURES) series.columns[m].splice(0, cut);
     }
-    for (const [key, series] of this.series) if (series.time.length === 0) this.series.delete(key);
+    // an instance the box no longer reports (another profile, a mask instance gone idle) leaves the page
+    const reported = new Set(samples.map((s) => s.key));
+    for (const key of this.series.keys()) if (!reported.has(key)) this.series.delete(key);
   }
 
   /** A measure's mean over the last `seconds`, each sample weighted by the time since the one before (so the bytes over the time, for a rate); unknowns skipped; null when there is none. */
