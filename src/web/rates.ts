@@ -59,7 +59,8 @@ export function samples(before: Status | null, after: Status, seconds: number, p
     const one = counted(key, previous.get(key), p, seconds);
     const length = packetLength(one.bitsPerS === null ? null : one.bitsPerS / 8, one.packetsPerS);
     out.push({ ...one, delayMs: pipe ? addedDelayMs(p.backlog.bytes, length, pipe.bw, pipe.delay) : null });
-    for (const q of p.queues) {
+    // a masked queue lists every instance its pipe instance has: those that never carried a packet get no card
+    for (const q of p.queues.filter((q) => q.packets > 0)) {
       const qkey = `${key}/${q.queue}#${q.instance}`;
       out.push({ ...counted(qkey, previous.get(qkey), { ...q, randomDrops: 0 }, seconds), delayMs: null });
     }

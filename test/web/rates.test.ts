@@ -47,9 +47,10 @@ test('the first reading, and the first after another profile, have no rate but s
   t.is(changed!.bitsPerS, null);
 });
 
-test('queues of a scheduled pipe get samples of their own under the pipe instance', (t) => {
-  const q = { queue: 'ssh', instance: 3, packets: 0, bytes: 0, overflowDrops: 0, backlog: { packets: 0, bytes: 0 } };
-  const out = samples(status([pipe(0, 0, { queues: [q] })]), status([pipe(0, 0, { queues: [{ ...q, bytes: 1000, overflowDrops: 1 }] })]), 1, profile);
+test('queues of a scheduled pipe get samples of their own under the pipe instance, but not instances that never carried a packet', (t) => {
+  const q = { queue: 'ssh', instance: 3, packets: 1, bytes: 0, overflowDrops: 0, backlog: { packets: 0, bytes: 0 } };
+  const idle = { ...q, instance: 4, packets: 0 };
+  const out = samples(status([pipe(0, 0, { queues: [q, idle] })]), status([pipe(0, 0, { queues: [{ ...q, bytes: 1000, overflowDrops: 1 }, idle] })]), 1, profile);
   t.deepEqual(out.map((s) => s.key), ['b/up#0', 'b/up#0/ssh#3']);
   t.is(out[1]!.bitsPerS, 8000);
   t.is(out[1]!.overflowDropsPerS, 1);
