@@ -6,7 +6,8 @@ test('grub.cfg boots one entry at once with the consoles and the recipe command 
   t.regex(cfg, /^set timeout=0$/m);
   t.is(cfg.match(/^menuentry /gm)?.length, 1);
   t.regex(cfg, /^menuentry 'picowire lab' \{$/m);
-  t.regex(cfg, /^ {2}linux \/boot\/vmlinuz console=tty0 console=ttyS0,115200 quiet 'x=\$y'$/m);
+  // picowire.media: GRUB booted a medium that carries the PICOWIRE partition, which the agent waits for (agent/media.ts)
+  t.regex(cfg, /^ {2}linux \/boot\/vmlinuz console=tty0 console=ttyS0,115200 quiet 'x=\$y' picowire\.media$/m);
   t.regex(cfg, /^ {2}initrd \/boot\/initrd\.img$/m);
 });
 
