@@ -21,6 +21,7 @@ import { plan } from './plan.ts';
 import { createBridge, setupPorts, waitForwarding } from './ports.ts';
 import { fleetFromSettings } from './fleet.ts';
 import { findProfile } from './sources.ts';
+import { startSsh } from './ssh.ts';
 import { readStatus } from './status.ts';
 import { watchConfigPartition } from './watch.ts';
 
@@ -102,6 +103,8 @@ async function main(): Promise<void> {
   if (guarded) warn(`the bridge ports may reach the box: ${guarded}`);
   // a failure here must not take the agent (and the bridge's profile) down with it
   startApi({ ...ctx, warn }, changes, ports.management.map((nic) => nic.name)).catch((e: Error) => say(`no HTTP API: ${e.message}`));
+  // SSH (dropbear) on the management NICs when authorized_keys are given
+  startSsh({ ...ctx, warn, say }, ports.management.map((nic) => nic.name)).catch((e: Error) => say(`no SSH server: ${e.message}`));
   // fleet profiles: fetched from profile_url once the box is up, then polled, through the same queue
   fleetFromSettings({ ...ctx, warn }, (found) => changes.consider(found), say).catch((e: Error) => warn(`profile_url: ${e.message}`));
   setInterval(() => undefined, 1 << 30); // stay alive: init respawns an agent that exits

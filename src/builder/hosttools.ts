@@ -54,6 +54,8 @@ const TEST: Tool[] = [
   { need: '/bin/busybox', pkg: 'busybox-static' },
   // the web page's browser test drives Debian's chromium with playwright-core (which brings no browser)
   { need: '/usr/bin/chromium', pkg: 'chromium' },
+  // the SSH VM test logs in with OpenSSH's client and keys it makes with ssh-keygen
+  { need: 'ssh', pkg: 'openssh-client' },
 ];
 
 export const TOOLSETS = { build: BUILD, test: TEST } as const;

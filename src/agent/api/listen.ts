@@ -37,10 +37,8 @@ export function followManagementAddresses(opts: Options): Listening {
   const warned = new Set<string>();
   // one look: servers for new addresses, none for those gone
   const look = async () => {
-    const wanted = new Map<string, string>(); // host → its NIC
     // node:os is loaded when the API starts, not before the agent's main() (see server.ts)
-    const all = (opts.addresses ?? (await import('node:os')).networkInterfaces)();
-    for (const nic of nics) for (const a of all[nic] ?? []) wanted.set(a.family === 'IPv6' && a.scopeid ? `${a.address}%${nic}` : a.address, nic);
+    const wanted = managementHosts(nics, (opts.addresses ?? (await import('node:os')).networkInterfaces)());
     for (const [host, server] of open) {
       if (wanted.has(host)) continue;
       open.delete(host);
@@ -82,6 +80,13 @@ export function followManagementAddresses(opts: Options): Listening {
       open.clear();
     },
   };
+}
+
+/** The management NICs' addresses as listen() takes them (a link-local IPv6 one with its NIC), each with its NIC. */
+export function managementHosts(nics: string[], all: NodeJS.Dict<NetworkInterfaceInfo[]>): Map<string, string> {
+  const wanted = new Map<string, string>(); // host → its NIC
+  for (const nic of nics) for (const a of all[nic] ?? []) wanted.set(a.family === 'IPv6' && a.scopeid ? `${a.address}%${nic}` : a.address, nic);
+  return wanted;
 }
 
 /** How a person writes the address of a server. */
