@@ -15,7 +15,8 @@ export interface SettingFound {
 /** The first source's text of the setting `name`; undefined when none has it. */
 export async function findSetting(ctx: Context, name: string): Promise<SettingFound | undefined> {
   const arg = `picowire.${name}=`;
-  const word = (await readText(join(ctx.root, FILES.cmdline)))?.split(/\s+/).find((w) => w.startsWith(arg));
+  // words as the kernel splits them: white space inside double quotes stays (an SSH key's "ssh-ed25519 AAAA... me")
+  const word = (await readText(join(ctx.root, FILES.cmdline)))?.match(/(?:[^\s"]+|"[^"]*")+/g)?.find((w) => w.startsWith(arg));
   if (word !== undefined) return { source: `kernel command line (${arg})`, text: word.slice(arg.length).replace(/^"|"$/g, '') };
   const fwCfg = await readText(join(ctx.root, FILES.fwCfgDir, name, 'raw'));
   if (fwCfg !== undefined) return { source: `QEMU fw_cfg opt/picowire/${name}`, text: fwCfg };
