@@ -34,6 +34,18 @@ export async function startSsh(ctx: Context & { say: (line: string) => void }, n
   ctx.say(`SSH host key ED25519 ${key.fingerprint} (${key.kept}); ${keys.length} authorized key${keys.length === 1 ? '' : 's'} from ${given.source}`);
   const { spawn } = await import('node:child_process');
   let running: { hosts: string; child: ChildProcess } | undefined;
+  const warned = new Set<string>();
+  // a fresh IPv6 address cannot be bound until its duplicate check is done: dropbear starts again at the next look
+  const failedToListen = (line: string): boolean => {
+    const what = line.replace(/^\[\d+\] [^:]+:\d\d:\d\d /, '');
+    if (/Cannot assign requested address/.test(line) && running) {
+      running.hosts = '';
+      return true;
+    }
+    if (!warned.has(what)) ctx.say(`warning: SSH: ${what}`);
+    warned.add(what);
+    return false;
+  };
   // one look: dropbear on the addresses there are now, started again when they changed
   const look = async () => {
     const all = managementHosts(nics, (await import('node:os')).networkInterfaces());
@@ -45,12 +57,13 @@ export async function startSsh(ctx: Context & { say: (line: string) => void }, n
     const args = ['-F', '-E', '-s', '-g', '-j', '-k', '-r', keyFile, '-P', join(ctx.root, FILES.run, 'dropbear.pid'), ...hosts.slice(0, 10).flatMap((h) => ['-p', `${h.includes(':') ? `[${h}]` : h}:${SSH_PORT}`])];
     const child = spawn(join(ctx.root, DROPBEAR), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let last = '';
+    let again = false; // to be started again at the next look: said then
     // dropbear says "Not backgrounding" once its sockets listen: only then is SSH there to use
     child.stderr!.on('data', (d: Buffer) => {
       for (const line of d.toString().trim().split('\n')) {
         last = line;
-        if (/Failed listening/.test(line)) ctx.say(`warning: SSH: ${line.replace(/^\[\d+\] [^:]+:\d\d:\d\d /, '')}`);
-        if (/Not backgrounding/.test(line)) ctx.say(`SSH on ${hosts.map((h) => `root@${h}`).join(', ')} (management NIC, port ${SSH_PORT}, keys only)`);
+        if (/Failed listening/.test(line)) again = failedToListen(line) || again;
+        if (/Not backgrounding/.test(line) && !again) ctx.say(`SSH on ${hosts.map((h) => `root@${h}`).join(', ')} (management NIC, port ${SSH_PORT}, keys only)`);
       }
     });
     // started again when the addresses change, not every second: a fault would fill the console

@@ -1,7 +1,7 @@
 // SSH on the real image (issue 15, point 2): the lab box boots from its disk image (a writable
 // PICOWIRE partition) with a third NIC on QEMU's user network, whose port 22 QEMU forwards to a port
 // of 127.0.0.1; the test's own keys, made in a temp dir, reach it there with the host's OpenSSH
-// client. The right key runs `picowire status`; a wrong key and passwords are refused; the host key
+// client. The right key runs `picowire status` and `apply`; a wrong key and passwords are refused; the host key
 // is the one the console printed and the one saved on the partition; nothing answers on port 22
 // from the bridge side.
 import { execFile } from 'node:child_process';
@@ -55,6 +55,13 @@ testNeeding([...NEEDS], 'SSH on the management NIC: the right key runs picowire 
         const served = /Server host key: ssh-ed25519 (SHA256:\S+)/.exec(right.stderr)?.[1];
         t.is(served, fingerprint, 'the server shows the host key the console printed');
 
+        // apply over SSH too: the same command, the same queue as the console's
+        const faster = JSON.stringify({ ...profile, name: 'ssh-fast', pipes: { up: { delay: '1ms' }, down: { delay: '1ms' } } });
+        const applied = await ssh(port, join(dir, 'right'), `echo '${faster}' > /tmp/p.json && picowire apply /tmp/p.json && picowire status`);
+        t.is(applied.code, 0, `picowire apply over SSH: ${applied.stdout} ${applied.stderr.split('\n').slice(-3).join(' | ')}`);
+        t.regex(applied.stdout, /applied profile ssh-fast/);
+        t.regex(applied.stdout, /^profile ssh-fast/m, 'and status then names it');
+
         const wrong = await ssh(port, join(dir, 'wrong'), 'picowire status');
         t.is(wrong.code, 255, 'a wrong key is refused');
         t.regex(wrong.stderr, /Permission denied \(publickey\)/, 'and publickey is the only method offered');
@@ -71,6 +78,8 @@ testNeeding([...NEEDS], 'SSH on the management NIC: the right key runs picowire 
         t.log(listening);
         t.regex(listening, new RegExp(`tcp +\\d+ +\\d+ ${MANAGEMENT_ADDRESS.replace(/\./g, '\\.')}:22 `), 'dropbear listens on the management address');
         t.notRegex(listening, /0\.0\.0\.0:22 |:::22 /, 'and not on a wildcard address');
+        // the IPv6 addresses came after the first start (fec0:: by QEMU's router advertisement, bound once its duplicate check is done)
+        for (const v6 of ['fe80::5054:ff:fe70:770c', 'fec0::5054:ff:fe70:770c']) t.true(listening.includes(`${v6}:22 `), `dropbear listens on ${v6} too`);
         // a host on the wire that routes to the management address and knows the bridge's MAC (port a's)
         const left = lab.left;
         await left.exec(['ip', 'route', 'replace', `${MANAGEMENT_ADDRESS}/32`, 'dev', left.ifname]);
