@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { extname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../common/errors.ts';
@@ -115,7 +116,7 @@ export function defaultMode(image: string): BootMode {
 }
 
 /** What a person can type in another terminal to use the lab (and its API, when it has a management NIC). */
-export function usage(lab: Lab, api?: { url: string; token: string }): string {
+export function usage(lab: Lab, api?: { url: string; token: string; sshPort?: number }): string {
   const { left, right } = lab;
   const curl = api && `curl -H 'Authorization: Bearer ${api.token}'`;
   return [
@@ -136,6 +137,12 @@ export function usage(lab: Lab, api?: { url: string; token: string }): string {
           `  ${curl} -N ${api.url}/api/v1/events      # counters every second, profile changes`,
           `  ${curl} ${api.url}/metrics`,
           `the web page: open ${api.url}/ in a browser on this machine and log in with the token ${api.token}`,
+        ]
+      : []),
+    ...(api?.sshPort
+      ? [
+          `SSH with your key (~/.ssh/id_*.pub, handed over by fw_cfg), once the console says "picowire: SSH on root@${MANAGEMENT_ADDRESS}":`,
+          `  ssh -p ${api.sshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 picowire status`,
         ]
       : []),
     'lines typed here go to the appliance’s serial console; Ctrl-C stops QEMU and removes the lab',
@@ -169,14 +176,17 @@ async function main(argv: string[]): Promise<void> {
   console.log(`booting ${run.image} (${run.mode})${run.profile ? ' with the given profile' : ''}; waiting for the agent to apply its profile…`);
   // the lab's own token, handed over by fw_cfg as a user would (so it is printed here, not made by the box)
   const token = randomBytes(24).toString('base64url');
-  const { lab, vm, management } = await startLab({ ...run, management: true, qemu: { fwCfg: { token } } });
+  // and the user's public keys, if any, for SSH on the box's port 22
+  const keys = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((f) => join(homedir(), '.ssh', f)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('');
+  const fwCfg = { token, ...(keys && { authorized_keys: keys }) };
+  const { lab, vm, management } = await startLab({ ...run, management: true, also: keys ? [22] : [], qemu: { fwCfg } });
   let shown = 0;
   const showConsole = (): void => {
     process.stdout.write(vm.console.slice(shown));
     shown = vm.console.length;
   };
   showConsole();
-  console.log(`\n${usage(lab, management && { url: management.url, token })}\n`);
+  console.log(`\n${usage(lab, management && { url: management.url, token, sshPort: management.also[22] })}\n`);
   const ticker = setInterval(showConsole, 200);
   process.stdin.on('data', (d: Buffer) => vm.send(d.toString()));
   let stopping = false;

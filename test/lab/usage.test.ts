@@ -15,6 +15,11 @@ test('the lab prints curl lines with its token and forwarded address for every e
   t.true(text.includes('open http://127.0.0.1:40123/ in a browser on this machine and log in with the token lab-token-0123456789'), 'the web page');
 });
 
+test('with the user keys handed over, the lab prints the ssh line to its forwarded port; without, none', (t) => {
+  t.true(usage(lab, { url: 'http://127.0.0.1:40123', token: 'lab-token-0123456789', sshPort: 40222 }).includes('ssh -p 40222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 picowire status'));
+  t.notRegex(usage(lab, { url: 'http://127.0.0.1:40123', token: 'lab-token-0123456789' }), /ssh -p/);
+});
+
 test('without a management NIC the lab prints no API lines', (t) => {
   const text = usage(lab);
   t.notRegex(text, /curl|Bearer|browser/);
