@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { UserError } from '../common/errors.ts';
+import { keyProblems } from '../embed/settings.ts';
 import { validateProfile } from '../profile/validate.ts';
 import { missingSources } from './features.ts';
 import { checkRecipe, type Recipe } from './recipe.ts';
@@ -18,6 +19,8 @@ export function checkRecipeValue(value: unknown, source: string): Recipe {
   if (!profile.ok) {
     throw new UserError(`${source}: invalid recipe:\n${profile.errors.map((e) => `  recipe.profile${e.startsWith('profile') ? e.slice('profile'.length) : ': ' + e}`).join('\n')}`);
   }
+  const keys = checked.value.authorized_keys === undefined ? [] : keyProblems(checked.value.authorized_keys, 'recipe.authorized_keys');
+  if (keys.length) throw new UserError(`${source}: invalid recipe:\n${keys.map((e) => `  ${e}`).join('\n')}`);
   return checked.value;
 }
 

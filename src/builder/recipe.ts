@@ -65,6 +65,8 @@ export const RecipeSchema = Type.Object(
     cmdline: Type.String({ default: '' }),
     /** the HTTP API's bearer token, baked into /etc/picowire/token; the command line, fw_cfg and the PICOWIRE partition win over it, and without any the box makes one at first boot */
     token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: TOKEN_ALLOWED })),
+    /** SSH public keys, one a line, baked into /etc/picowire/authorized_keys: root logs in by key over the management NIC; the command line, fw_cfg and the PICOWIRE partition win over it */
+    authorized_keys: Type.Optional(Type.String({ description: 'SSH public keys, one a line (ssh-ed25519 AAAA... comment)' })),
   },
   { additionalProperties: false },
 );

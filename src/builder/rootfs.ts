@@ -75,6 +75,8 @@ export async function assembleRootfs(
     { type: 'file', path: '/etc/picowire/ports.json', mode: 0o644, data: Buffer.from(JSON.stringify(recipe.ports) + '\n') },
     // the API's token, when the recipe gives one: the last of its sources (src/agent/api/token.ts), readable by root only
     ...(recipe.token === undefined ? [] : [{ type: 'file' as const, path: '/etc/picowire/token', mode: 0o600, data: Buffer.from(`${recipe.token}\n`) }]),
+    // SSH's authorized_keys, when the recipe gives them: the last of their sources (src/agent/ssh.ts)
+    ...(recipe.authorized_keys === undefined ? [] : [{ type: 'file' as const, path: '/etc/picowire/authorized_keys', mode: 0o644, data: Buffer.from(`${recipe.authorized_keys.trim()}\n`) }]),
     { type: 'file', path: '/etc/picowire/modules.boot', mode: 0o644, data: Buffer.from(bootModules.join('\n') + '\n') },
     { type: 'file', path: '/etc/picowire/modules.entropy', mode: 0o644, data: Buffer.from(entropyModules.map((m) => `${m}\n`).join('')) },
     { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: made.bundle },

@@ -129,7 +129,7 @@ export function parseKeyLine(line: string): { type: string; blob: Buffer; commen
 }
 
 /** Every bad line of an authorized_keys file, each naming the file and the line. */
-function keyProblems(text: string, file: string): string[] {
+export function keyProblems(text: string, file: string): string[] {
   const problems: string[] = [];
   let keys = 0;
   for (const [i, line] of text.split('\n').entries()) {

@@ -23,7 +23,7 @@ test('the default recipe is valid and gets its defaults filled in', (t) => {
 });
 
 const BAD: [what: string, change: Record<string, unknown>, expected: string[]][] = [
-  ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, sources, features, modules, ports, profile, outputs, compression, cmdline, token']],
+  ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, sources, features, modules, ports, profile, outputs, compression, cmdline, token, authorized_keys']],
   ['a name with capitals', { name: 'My Box' }, ['recipe.name: "My Box" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"']],
   ['an output format that does not exist', { outputs: ['iso', 'dvd'] }, ['recipe.outputs[1]: "dvd" is not allowed; allowed: "iso", "img", "qcow2", "pxe"']],
   ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "netmap", "nics-server"']],
@@ -60,6 +60,13 @@ for (const [what, change, expected] of BAD) {
     t.deepEqual(errorsOf({ ...base, ...change }).sort(), [...expected].sort());
   });
 }
+
+test('the authorized_keys of a recipe are checked as embed checks them: a private key or a damaged line is refused by line', (t) => {
+  const good = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me';
+  t.deepEqual(errorsOf({ ...base, authorized_keys: `# the lab\n${good}\n` }), []);
+  t.deepEqual(errorsOf({ ...base, authorized_keys: `${good}\n-----BEGIN OPENSSH PRIVATE KEY-----` }), ['recipe.authorized_keys: line 2 is part of a private key; give the public key (the .pub file)']);
+  t.deepEqual(errorsOf({ ...base, authorized_keys: 'ssh-ed25519 AAAA!damaged me' }), ['recipe.authorized_keys: line 1 has a ssh-ed25519 key whose base64 is damaged or incomplete']);
+});
 
 test('a recipe whose baked-in profile is bad is refused, naming the profile path', (t) => {
   const errors = errorsOf({ ...base, profile: { name: 'p', pipes: { up: { bw: 'fast' } }, rules: [] } });
