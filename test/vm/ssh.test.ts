@@ -4,37 +4,22 @@
 // client. The right key runs `picowire status` and `apply`; a wrong key and passwords are refused; the host key
 // is the one the console printed and the one saved on the partition; nothing answers on port 22
 // from the bridge side.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { fromPem } from '../../src/agent/ssh-key.ts';
 import { runOnConsole } from '../../src/lab/console.ts';
 import { MANAGEMENT_ADDRESS, withLab } from '../../src/lab/lab.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
+import { ssh, sshKey } from '../helpers/ssh.ts';
 
 const NEEDS = ['root', 'qemu', 'image'] as const;
 const profile = { name: 'ssh-slow', pipes: { up: { delay: '5ms' }, down: { delay: '5ms' } }, rules: [{ from: 'a', pipe: 'up' }, { from: 'b', pipe: 'down' }] };
-const run = promisify(execFile);
-
-/** ssh to the lab box's forwarded port with one key; its exit code, output and -v log. */
-async function ssh(port: number, key: string, command: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
-  const opts = ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'BatchMode=yes', 'IdentitiesOnly=yes', 'ConnectTimeout=60'];
-  const args = ['-v', '-p', String(port), '-i', key, ...opts.flatMap((o) => ['-o', o]), ...extra, 'root@127.0.0.1', command];
-  try {
-    const { stdout, stderr } = await run('ssh', args, { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 testNeeding([...NEEDS], 'SSH on the management NIC: the right key runs picowire status, a wrong key and passwords are refused, the host key is the printed and saved one, and the bridge side gets no answer on port 22', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'picowire-ssh-'));
   try {
-    for (const name of ['right', 'wrong']) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `vm-test-${name}`, '-f', join(dir, name)]);
+    for (const name of ['right', 'wrong']) await sshKey(dir, name);
     const authorized = await readFile(join(dir, 'right.pub'), 'utf8');
     await withLab(
       join(IMAGES, 'default.img'),
