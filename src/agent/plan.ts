@@ -485,14 +485,15 @@ export const pipeMaskName = (base: number, mask: ResolvedMask) => `pipe${base}_$
 export const queueMaskName = (base: number, j0: number, mask: ResolvedMask) => `queue${base}_${j0}_${fieldsName(mask)}`;
 
 /**
- * The fields of a mask's map key. Both ports are read as one 32-bit field (the transport header's
- * first word): the image's nft (1.0.6) aborts on a dynamic-set key over 16 bytes, which five
- * fields make (each takes a 4-byte register), and four do not.
+ * The fields of a mask's map key. The image's nft (1.0.6) aborts on a dynamic-set key over 16 bytes,
+ * which all five fields make (each takes a 4-byte register): then both ports are read as one 32-bit
+ * field (the transport header's first word), and the key has four. Fewer fields keep their own, as
+ * nft prints them.
  */
 function keyFields(mask: ResolvedMask): { expr: string; bits: number; width: number; type: string }[] {
   const fields = (Object.entries(mask) as [MaskField, number][]).map(([field, bits]) => ({ ...MASK_EXPR[field], bits, field }));
   const src = fields.find((f) => f.field === 'srcPort'), dst = fields.find((f) => f.field === 'dstPort');
-  if (!src || !dst) return fields;
+  if (!src || !dst || fields.length <= 4) return fields;
   const ports = { expr: '@th,0,32', bits: ((src.bits << 16) | dst.bits) >>> 0, width: 32, type: '' };
   return fields.flatMap((f) => (f === src ? [ports] : f === dst ? [] : [f]));
 }
