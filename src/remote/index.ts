@@ -22,24 +22,24 @@ interface Answer {
   text: string;
 }
 
-/** One request to the box; connection problems and a refused token are RemoteUsage. */
-async function call(base: URL, token: string | undefined, method: string, path: string, body?: { type: string; text: string }): Promise<Answer> {
+/** Opens one request to the box (its body not read yet); no token, no connection or a refused token is RemoteUsage. */
+async function open(base: URL, token: string | undefined, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<Response> {
   if (!token) throw new RemoteUsage('no token: give --token or set PICOWIRE_TOKEN (the box prints its token on its console at first boot)');
   let res: Response;
   try {
-    res = await fetch(new URL(path, base), {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body && { 'content-type': body.type }) },
-      ...(body && { body: body.text }),
-      signal: AbortSignal.timeout(60_000),
-    });
+    res = await fetch(new URL(path, base), { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new RemoteUsage(`cannot reach the box at ${base.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
   }
-  const answer = { status: res.status, text: await res.text() };
-  if (answer.status === 401) throw new RemoteUsage(`the box at ${base.origin} refused the token (401)`);
-  return answer;
+  if (res.status === 401) throw new RemoteUsage(`the box at ${base.origin} refused the token (401)`);
+  return res;
+}
+
+/** One request and its whole answer. */
+async function call(base: URL, token: string | undefined, method: string, path: string, body?: { type: string; text: string }): Promise<Answer> {
+  const res = await open(base, token, path, { method, ...(body && { headers: { 'content-type': body.type }, body: body.text }), signal: AbortSignal.timeout(60_000) });
+  return { status: res.status, text: await res.text() };
 }
 
 /** The errors a refusal carries, one a line. */
@@ -126,14 +126,7 @@ export async function remote(address: string, verb: string, args: string[], opts
 
 /** Prints the box's counters as they come (and each change of its profile), until stopped or `count` counter events. */
 async function watch(base: URL, opts: RemoteOptions, o: { out: (l: string) => void; err: (l: string) => void }): Promise<number> {
-  if (!opts.token) throw new RemoteUsage('no token: give --token or set PICOWIRE_TOKEN');
-  let res: Response;
-  try {
-    res = await fetch(new URL('/api/v1/events', base), { headers: { authorization: `Bearer ${opts.token}`, accept: 'text/event-stream' } });
-  } catch (e) {
-    throw new RemoteUsage(`cannot reach the box at ${base.origin}: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`);
-  }
-  if (res.status === 401) throw new RemoteUsage(`the box at ${base.origin} refused the token (401)`);
+  const res = await open(base, opts.token, '/api/v1/events', { headers: { accept: 'text/event-stream' } });
   if (res.status !== 200 || !res.body) throw new RemoteUsage(`the box answered HTTP ${res.status} for its events`);
   const decoder = new TextDecoder();
   let buffer = '';
