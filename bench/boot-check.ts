@@ -1,12 +1,24 @@
 // A quick look at the boot budget (agent ready at ≤ 6 s of kernel uptime) in the main boot modes,
 // N boots each, without the whole of `make bench`: for checking a change before the full run.
 //   npx tsx bench/boot-check.ts [boots per mode, default 2]
+//   npx tsx bench/boot-check.ts --against OTHER/images [pairs, default 3]
+// With --against, direct boots of OTHER's PXE image and this tree's alternate: whether a change made
+// the boot slower, on one machine in one hour (figures from different days are not comparable).
 import { join, resolve } from 'node:path';
+import { median } from '../src/lab/stats.ts';
 import type { BootMode } from '../src/lab/qemu.ts';
 import { timeBoot } from './boot.ts';
 
 const IMAGES = join(resolve(import.meta.dirname, '..'), process.env.PICOWIRE_IMAGES ?? 'images');
-const BOOTS = Number(process.argv[2] ?? 2);
+const against = process.argv[2] === '--against' ? process.argv[3] : undefined;
+const BOOTS = Number(process.argv[against ? 4 : 2] ?? (against ? 3 : 2));
+
+if (against) {
+  const sets = { [against]: [] as number[], [IMAGES]: [] as number[] };
+  for (let i = 0; i < BOOTS; i++) for (const dir of Object.keys(sets)) sets[dir]!.push((await timeBoot(join(dir, 'default-pxe'), 'direct')).uptimeS);
+  for (const [dir, ready] of Object.entries(sets)) console.log(`${dir}: agent ready at a median ${median(ready).toFixed(2)} s of uptime (${ready.map((r) => r.toFixed(2)).join(', ')}), direct boots`);
+  process.exit(0);
+}
 const CASES: [string, BootMode][] = [
   ['default-pxe', 'direct'],
   ['default.iso', 'bios-usb'],
