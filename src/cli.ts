@@ -12,6 +12,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { execaSync } from 'execa';
 import type { Toolset } from './builder/hosttools.ts';
 import { log } from './builder/log.ts';
+import { envEpoch } from './common/epoch.ts';
 import { UserError } from './common/errors.ts';
 import { PACKAGE_ROOT, VERSION } from './common/root.ts';
 import { plan } from './agent/plan.ts';
@@ -39,11 +40,8 @@ const DEFAULT_RECIPE = join(PACKAGE_ROOT, 'recipes/default.ts');
 
 /** SOURCE_DATE_EPOCH, or the time of the last commit, so two builds of one checkout agree. */
 function sourceDateEpoch(): number {
-  const env = process.env.SOURCE_DATE_EPOCH;
-  if (env !== undefined) {
-    if (!/^\d+$/.test(env)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds: ${JSON.stringify(env)}`);
-    return Number(env);
-  }
+  const env = envEpoch();
+  if (env !== undefined) return env;
   try {
     return Number(execaSync('git', ['log', '-1', '--format=%ct'], { cwd: PACKAGE_ROOT }).stdout.trim());
   } catch {

@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { envEpoch } from '../common/epoch.ts';
 import { UserError } from '../common/errors.ts';
+import { PXE_FILES } from '../outputs/pxe.ts';
 import { runTool } from '../outputs/tools.ts';
 import { appendSettings, splitInitrd } from './initrd.ts';
 import { findConfigPartition, readPartition, writePartition, type PartitionFile } from './partition.ts';
@@ -48,14 +50,6 @@ export async function imageKind(path: string): Promise<ImageKind> {
   // zstd, gzip, xz, or a plain newc archive: the ways an initramfs starts
   if (/^(28b52ffd|1f8b|fd377a585a00)/.test(magic) || head.toString('latin1', 0, 6) === '070701') return 'initrd';
   throw new UserError(`${path} is not a picowire image; allowed: an .iso, a raw disk (.img), a .qcow2, a PXE directory or its initrd.img`);
-}
-
-/** SOURCE_DATE_EPOCH, when it is set: the time of every file embedded. */
-function envEpoch(): number | undefined {
-  const env = process.env.SOURCE_DATE_EPOCH;
-  if (env === undefined) return undefined;
-  if (!/^\d+$/.test(env)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds: ${JSON.stringify(env)}`);
-  return Number(env);
 }
 
 /** Runs work with a scratch directory that is removed afterwards. */
@@ -148,7 +142,7 @@ async function embedPxe(dir: string, settings: Setting[], outDir: string): Promi
   const out = resolve(outDir);
   if (out !== resolve(dir)) {
     await mkdir(out, { recursive: true });
-    for (const f of ['vmlinuz', 'cmdline.txt', 'boot.ipxe', 'README.txt']) if (existsSync(join(dir, f))) await copyFile(join(dir, f), join(out, f));
+    for (const f of PXE_FILES) if (f !== 'initrd.img' && existsSync(join(dir, f))) await copyFile(join(dir, f), join(out, f));
   }
   await writeInitrd(join(dir, 'initrd.img'), settings, join(out, 'initrd.img'));
   return [join(out, 'initrd.img')];

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { OutputWriter } from '../builder/types.ts';
 import { kernelCmdline } from './cmdline.ts';
 
+/** The files of a PXE output, in the order they are listed (picowire embed copies them along). */
+export const PXE_FILES = ['README.txt', 'boot.ipxe', 'cmdline.txt', 'initrd.img', 'vmlinuz'] as const;
+
 /** The iPXE script: paths are relative, so it works from any TFTP or HTTP directory it is served from. */
 export function ipxeScript(name: string, cmdline: string): string {
   return [
@@ -64,7 +67,7 @@ export const writePxe: OutputWriter = async (boot, ctx) => {
   await writeFile(join(dir, 'cmdline.txt'), cmdline + '\n');
   await writeFile(join(dir, 'boot.ipxe'), ipxeScript(ctx.name, cmdline));
   await writeFile(join(dir, 'README.txt'), readme(ctx.name, cmdline));
-  const written = ['README.txt', 'boot.ipxe', 'cmdline.txt', 'initrd.img', 'vmlinuz'].map((f) => join(dir, f));
+  const written = PXE_FILES.map((f) => join(dir, f));
   // timestamps from the epoch, so an archive of the directory is reproducible too
   for (const path of [...written, dir]) await utimes(path, ctx.epoch, ctx.epoch);
   ctx.log.info(`pxe: ${dir}/`);
