@@ -54,6 +54,12 @@ const TEST: Tool[] = [
   { need: '/bin/busybox', pkg: 'busybox-static' },
   // the web page's browser test drives Debian's chromium with playwright-core (which brings no browser)
   { need: '/usr/bin/chromium', pkg: 'chromium' },
+  // and the same page in Firefox (puppeteer-core over WebDriver BiDi) and in WebKitGTK, Safari's
+  // engine (selenium-webdriver through WebKitWebDriver, in an Xvfb display)
+  { need: '/usr/bin/firefox-esr', pkg: 'firefox-esr' },
+  { need: '/usr/bin/WebKitWebDriver', pkg: 'webkit2gtk-driver' },
+  { need: '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser', pkg: 'libwebkit2gtk-4.1-0' },
+  { need: 'Xvfb', pkg: 'xvfb' },
   // the SSH VM test logs in with OpenSSH's client and keys it makes with ssh-keygen
   { need: 'ssh', pkg: 'openssh-client' },
 ];

@@ -1,11 +1,12 @@
 // The live half of the page: /api/v1/events read with the token in a header (again 2 s after the
-// stream ends), each second's counters turned into rates against the reading before and drawn.
+// stream ends), each second's counters turned into rates against the reading before (timed by the
+// box's clock, not by their arrival) and drawn; the box's notes shown over the charts.
 import type { Change } from '../agent/changes.ts';
-import type { Status } from '../agent/status.ts';
+import type { CountersEvent } from '../agent/api/events.ts';
 import type { ResolvedProfile } from '../profile/resolve.ts';
 import { authorization } from './api.ts';
 import { drawCharts } from './charts.ts';
-import { byId } from './dom.ts';
+import { byId, el } from './dom.ts';
 import { History } from './history.ts';
 import { samples } from './rates.ts';
 import { readEvents } from './sse.ts';
@@ -22,17 +23,17 @@ export interface LiveHandlers {
 /** Follows the event stream into the charts until stop() is called. */
 export function followEvents(on: LiveHandlers): { stop(): void } {
   const history = new History();
-  let previous: { status: Status; at: number } | null = null;
+  let previous: CountersEvent | null = null;
   const controller = new AbortController();
   const state = byId('connection');
 
   // one second of counters: rates against the previous reading, into the history and the charts
-  const counters = (status: Status) => {
-    const now = performance.now();
-    const seconds = previous ? (now - previous.at) / 1000 : 0;
-    history.add(Date.now() / 1000, samples(previous?.status ?? null, status, seconds, on.inForce()));
-    previous = { status, at: now };
+  const counters = (status: CountersEvent) => {
+    const seconds = previous ? (status.readAt - previous.readAt) / 1000 : 0;
+    history.add(Date.now() / 1000, samples(previous, status, seconds, on.inForce()));
+    previous = status;
     drawCharts(history, byId('charts'));
+    showNotes(status.notes ?? []);
   };
 
   // one stream, and the next 2 s after it ends, until stopped
@@ -44,7 +45,7 @@ export function followEvents(on: LiveHandlers): { stop(): void } {
       state.textContent = 'live';
       state.className = 'live';
       await readEvents(res.body, (e) => {
-        if (e.event === 'counters') counters(JSON.parse(e.data) as Status);
+        if (e.event === 'counters') counters(JSON.parse(e.data) as CountersEvent);
         else if (e.event === 'profile') on.profile(JSON.parse(e.data) as Change);
         else if (e.event === 'error') state.textContent = `live, but the counters could not be read: ${(JSON.parse(e.data) as { errors: string[] }).errors.join('; ')}`;
       });
@@ -59,4 +60,13 @@ export function followEvents(on: LiveHandlers): { stop(): void } {
 
   void follow();
   return { stop: () => controller.abort() };
+}
+
+/** What the box wants a reader to know now (a fleet URL it cannot fetch, ...), over the charts. */
+function showNotes(notes: string[]): void {
+  const list = byId('notes');
+  if (list.dataset.notes === JSON.stringify(notes)) return;
+  list.dataset.notes = JSON.stringify(notes);
+  list.replaceChildren(...notes.map((n) => el('li', {}, n)));
+  list.hidden = notes.length === 0;
 }

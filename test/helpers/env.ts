@@ -10,7 +10,7 @@ export const REPO = resolve(import.meta.dirname, '../..');
 export const IMAGES = process.env.PICOWIRE_IMAGES ?? join(REPO, 'images');
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
-type Need = 'root' | 'qemu' | 'image' | 'browser';
+type Need = 'root' | 'qemu' | 'image' | 'browser' | 'browsers';
 
 /** Why these needs cannot be met here, or undefined when they can. */
 export function unmet(needs: Need[]): string | undefined {
@@ -23,6 +23,10 @@ export function unmet(needs: Need[]): string | undefined {
   if (needs.includes('image') && !existsSync(join(IMAGES, 'default.iso'))) why.push('needs images/default.iso (run `make`)');
   // the web page's tests drive Debian's chromium (a test host tool) with playwright-core
   if (needs.includes('browser') && missingTools(['test']).some((t) => t.pkg === 'chromium')) why.push('needs chromium (run `make host-tools`)');
+  // the cross-browser test: Firefox ESR, WebKitGTK's driver and browser, and Xvfb for WebKitGTK's window
+  const others = ['firefox-esr', 'webkit2gtk-driver', 'libwebkit2gtk-4.1-0', 'xvfb'];
+  const lacking = needs.includes('browsers') ? [...new Set(missingTools(['test']).filter((t) => others.includes(t.pkg)).map((t) => t.pkg))] : [];
+  if (lacking.length) why.push(`needs ${lacking.join(', ')} (run \`make host-tools\`)`);
   return why.length ? why.join('; ') : undefined;
 }
 

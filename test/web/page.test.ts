@@ -2,58 +2,13 @@
 // counters grow at the bw of the profile in force: login, the charts' numbers, the editor's checks,
 // a refusal shown in place, a preset, a profile applied by another client, and no console errors,
 // at laptop and phone sizes. The same page against the real image under traffic: test/vm/web.test.ts.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { createApi } from '../../src/agent/api/server.ts';
-import { pageRoutes } from '../../src/agent/api/page.ts';
-import type { Box } from '../../src/agent/api/box.ts';
-import { bundlePage } from '../../src/builder/page.ts';
-import { resolve } from '../../src/profile/validate.ts';
-import { fakeBox, status, wan } from '../helpers/fake-box.ts';
+import { wan } from '../helpers/fake-box.ts';
+import { servePage, TOKEN } from '../helpers/page-server.ts';
 import { logIn, pageRate, withBrowser } from '../helpers/browser.ts';
 import { testNeeding } from '../helpers/env.ts';
 
-const TOKEN = 'host-test-token-7c1e2d9a4b';
-
-/** A box whose `up` pipe has carried its profile's bw since it was applied; a profile named "kernel-refuses" fails as a kernel refusal would. */
-function countingBox(): Box {
-  const { box } = fakeBox();
-  let since = Date.now();
-  let bytesBefore = 0;
-  const bwOf = () => resolve(box.inForce()!).pipes.up?.bw ?? 0;
-  return {
-    ...box,
-    status: async () => ({ ...status, profile: box.inForce()?.name ?? null, pipes: [{ ...status.pipes[0]!, bytes: Math.round(bytesBefore + ((Date.now() - since) / 1000) * (bwOf() / 8)), packets: 0 }] }),
-    async apply(profile, source) {
-      if ((profile as { name?: string }).name === 'kernel-refuses') return { inForce: box.inForce(), applied: false, errors: ['tc: RTNETLINK answers: No buffer space available'], ms: 5 };
-      const outcome = await box.apply(profile, source);
-      if (outcome.applied) (bytesBefore = 0), (since = Date.now()); // a new profile's qdiscs count from 0
-      return outcome;
-    },
-  };
-}
-
-/** The page's files as the image has them, served beside the API on a loopback port. */
-async function serve(box: Box): Promise<{ url: string; server: Server; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'picowire-page-'));
-  for (const e of await bundlePage()) if (e.type === 'file' && 'data' in e) await writeFile(join(dir, basename(e.path)), e.data);
-  const page = new Map(pageRoutes(dir).map((r) => [r.path, r]));
-  const api = await createApi(box, TOKEN);
-  const server = createServer((req, res) => {
-    const route = page.get(new URL(req.url ?? '/', 'http://x').pathname);
-    if (route) void route.handle({ req, res } as Parameters<typeof route.handle>[0]);
-    else api.handle(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/`, server, dir };
-}
-
-
 testNeeding(['browser'], 'the page logs in, shows the rate the pipe allows, flags a bad profile at its field, shows a refusal in place, and applies a preset', async (t) => {
-  const { url, server, dir } = await serve(countingBox());
+  const { url, close } = await servePage();
   try {
     await withBrowser({ width: 1280, height: 900 }, async (page, problems) => {
       await page.goto(url);
@@ -106,14 +61,12 @@ testNeeding(['browser'], 'the page logs in, shows the rate the pipe allows, flag
       t.deepEqual(problems, []);
     });
   } finally {
-    server.closeAllConnections();
-    server.close();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
 testNeeding(['browser'], 'the page fits a phone-sized window (no sideways scrolling, charts inside their cards) and works from the keyboard', async (t) => {
-  const { url, server, dir } = await serve(countingBox());
+  const { url, close } = await servePage();
   try {
     await withBrowser({ width: 390, height: 844 }, async (page, problems) => {
       // the keyboard alone: Tab to the token, Enter logs in
@@ -136,8 +89,32 @@ testNeeding(['browser'], 'the page fits a phone-sized window (no sideways scroll
       t.deepEqual(problems, []);
     });
   } finally {
-    server.closeAllConnections();
-    server.close();
-    await rm(dir, { recursive: true, force: true });
+    await close();
+  }
+});
+
+testNeeding(['browser'], "the box's notes (what it wants the user to know now) show over the charts", async (t) => {
+  const note = 'profile_url http://198.19.0.100/p.json: cannot fetch it (ECONNREFUSED); the profile in force stays';
+  const { url, close } = await servePage([note]);
+  try {
+    await withBrowser({ width: 1280, height: 900 }, async (page, problems) => {
+      await logIn(page, url, TOKEN);
+      await page.waitForSelector('#notes li');
+      t.is(await page.textContent('#notes li'), note);
+      t.true(await page.isVisible('#notes'));
+      t.deepEqual(problems, []);
+    });
+  } finally {
+    await close();
+  }
+  const quiet = await servePage();
+  try {
+    await withBrowser({ width: 1280, height: 900 }, async (page) => {
+      await logIn(page, quiet.url, TOKEN);
+      await pageRate(page, 'b/up#0');
+      t.false(await page.isVisible('#notes'), 'no notes, no box');
+    });
+  } finally {
+    await quiet.close();
   }
 });

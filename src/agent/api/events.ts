@@ -1,9 +1,15 @@
 // GET /api/v1/events: server-sent events. Every client gets the counters (`event: counters`, the
-// status as /api/v1/status gives it) at once and then every second, and each change of the profile
+// status as /api/v1/status gives it, with the time it was read) at once and then every second, and each change of the profile
 // in force or refusal of one (`event: profile`) as it happens. The counters are read once a second
 // for all clients together, and only while there is one.
 import type { ServerResponse } from 'node:http';
+import type { Status } from '../status.ts';
 import type { Box } from './box.ts';
+
+/** One `counters` event: the status, and when it was read (ms on the box's monotonic clock, the
+ *  middle of the read): rates divide by the time between two reads, which the arrival of two
+ *  events over a network, or a busy box, would blur. Only differences of `readAt` mean something. */
+export type CountersEvent = Status & { readAt: number };
 
 export const EVENTS_INTERVAL_MS = 1000;
 
@@ -59,7 +65,10 @@ export class EventStream {
   /** The counters, to one client or all; a read that fails is said as an event of its own. */
   private async sendCounters(only?: ServerResponse): Promise<void> {
     try {
-      this.send('counters', await this.box.status(), only);
+      const started = performance.now();
+      const status = await this.box.status();
+      const counters: CountersEvent = { ...status, readAt: Math.round((started + performance.now()) / 2) };
+      this.send('counters', counters, only);
     } catch (e) {
       this.send('error', { errors: [(e as Error).message] }, only);
     }

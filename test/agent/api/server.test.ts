@@ -268,7 +268,11 @@ test('GET /api/v1/events streams the counters at once and every interval, and ea
   await api.call('PUT', '/api/v1/profile', { type: json, body: JSON.stringify({ ...wan, name: 'changed' }) });
   const events = await stream;
   const took = Date.now() - started;
-  t.deepEqual(events[0], { event: 'counters', data: status });
+  const { readAt, ...first } = events[0]!.data as { readAt: number };
+  t.deepEqual({ ...events[0], data: first }, { event: 'counters', data: status });
+  const readAts = events.filter((e) => e.event === 'counters').map((e) => (e.data as { readAt: number }).readAt);
+  t.true(readAts.every((at, i) => i === 0 || at - readAts[i - 1]! >= 500), `counters read at ${readAts.join(', ')} ms: a second apart, by the box's clock`);
+  t.is(typeof readAt, 'number');
   t.true(took >= 1800 && took < 4000, `three counter events took ${took} ms (one at once, then one a second)`);
   const change = events.find((e) => e.event === 'profile');
   t.like(change!.data as object, { kind: 'applied', name: 'changed' });
