@@ -1,8 +1,8 @@
 // The page's arithmetic, kept pure so the host tests it: what one `counters` event and the one
 // before it say per second (throughput from the byte counters' difference, drops by cause), and the
 // delay a pipe adds now, the seed's ΔT = (Q + L)/B + t_PD from its queue, packet size, bw and delay.
-import type { Counters, PipeStatus, Status } from '../agent/status.ts';
-import type { ResolvedProfile } from '../profile/resolve.ts';
+import type { Counters, PipeStatus, QueueStatus, Status } from '../agent/status.ts';
+import type { ResolvedPipe, ResolvedProfile } from '../profile/resolve.ts';
 
 /** A full-size Ethernet frame: the packet length L before any packet has crossed the pipe. */
 export const DEFAULT_PACKET_BYTES = 1514;
@@ -19,7 +19,7 @@ export interface Sample {
   /** queued now */
   queueBytes: number;
   queuePackets: number;
-  /** ΔT, ms: the delay a packet arriving now would see (pipes only) */
+  /** ΔT, ms: the delay a packet arriving now would see (in a queue: see queueDelayMs) */
   delayMs: number | null;
 }
 
@@ -38,6 +38,23 @@ export function perSecond(before: number, after: number, seconds: number): numbe
 export function addedDelayMs(queueBytes: number, packetBytes: number, bwBitsPerS: number | undefined, delayUs: number): number {
   const transmit = bwBitsPerS ? ((queueBytes + packetBytes) * 8) / bwBitsPerS : 0;
   return transmit * 1000 + delayUs / 1000;
+}
+
+/**
+ * ΔT for a packet arriving now in one queue of a scheduled pipe instance: the bytes served before
+ * it, over the share of the pipe's bw it gets, plus the pipe's delay. PRIO serves first every queue
+ * of its weight or higher; the weighted schedulers (WF2Q+, DRR/RR, QFQ) give a queue w / Σw of bw,
+ * over the queues that have a backlog now and this one (the fluid share, which WF2Q+ keeps within a
+ * packet and DRR within a quantum).
+ */
+export function queueDelayMs(q: QueueStatus, all: QueueStatus[], profile: ResolvedProfile, pipe: ResolvedPipe, packetBytes: number): number {
+  const weight = (s: QueueStatus) => profile.queues[s.queue]?.weight ?? 1;
+  if (pipe.scheduler === 'prio') {
+    const ahead = all.filter((o) => weight(o) >= weight(q)).reduce((sum, o) => sum + o.backlog.bytes, 0);
+    return addedDelayMs(ahead, packetBytes, pipe.bw, pipe.delay);
+  }
+  const sharing = all.filter((o) => o === q || o.backlog.bytes > 0).reduce((sum, o) => sum + weight(o), 0);
+  return addedDelayMs(q.backlog.bytes, packetBytes, pipe.bw === undefined ? undefined : (pipe.bw * weight(q)) / sharing, pipe.delay);
 }
 
 /** The mean packet length over an interval, or a full frame when nothing crossed. */
@@ -62,7 +79,8 @@ export function samples(before: Status | null, after: Status, seconds: number, p
     // a masked queue lists every instance its pipe instance has: those that never carried a packet get no card
     for (const q of p.queues.filter((q) => q.packets > 0)) {
       const qkey = `${key}/${q.queue}#${q.instance}`;
-      out.push({ ...counted(qkey, previous.get(qkey), { ...q, randomDrops: 0 }, seconds), delayMs: null });
+      const delayMs = pipe ? queueDelayMs(q, p.queues, profile!, pipe, length) : null;
+      out.push({ ...counted(qkey, previous.get(qkey), { ...q, randomDrops: 0 }, seconds), delayMs });
     }
   }
   return out;

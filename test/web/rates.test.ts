@@ -1,11 +1,11 @@
 // The page's pure parts on the host: rates from two counter readings, ΔT, the kept history, the
 // event stream's parser and where an error's field is written.
 import test from 'ava';
-import type { PipeStatus, Status } from '../../src/agent/status.ts';
+import type { PipeStatus, QueueStatus, Status } from '../../src/agent/status.ts';
 import { resolve } from '../../src/profile/validate.ts';
 import { History, KEEP_SECONDS } from '../../src/web/history.ts';
 import { errorField, fieldOffsets, lineOf } from '../../src/web/jsonpos.ts';
-import { addedDelayMs, DEFAULT_PACKET_BYTES, perSecond, samples } from '../../src/web/rates.ts';
+import { addedDelayMs, DEFAULT_PACKET_BYTES, perSecond, queueDelayMs, samples } from '../../src/web/rates.ts';
 import { parseEvents } from '../../src/web/sse.ts';
 
 const profile = resolve({ name: 'wan', pipes: { up: { bw: '1Mbit/s', delay: '10ms' } }, rules: [{ from: 'a', pipe: 'up' }] });
@@ -54,7 +54,8 @@ test('queues of a scheduled pipe get samples of their own under the pipe instanc
   t.deepEqual(out.map((s) => s.key), ['b/up#0', 'b/up#0/ssh#3']);
   t.is(out[1]!.bitsPerS, 8000);
   t.is(out[1]!.overflowDropsPerS, 1);
-  t.is(out[1]!.delayMs, null);
+  // the only queue with traffic gets the whole 1 Mbit/s (no weights here: 1 each), behind the pipe's 10 ms
+  t.is(out[1]!.delayMs!.toFixed(3), addedDelayMs(0, DEFAULT_PACKET_BYTES, 1e6, 10_000).toFixed(3));
 });
 
 test('the history keeps five minutes of the instances the box reports, and averages the last seconds by time, skipping unknowns', (t) => {
@@ -89,4 +90,21 @@ test('an error is placed at the line of the field it names, or of the nearest fi
   t.is(line('profile.rules[0].pipe.extra: nothing there'), 12);
   t.is(errorField('profile.queues.q: no such key', offsets), 'profile');
   t.is(fieldOffsets('{"name": ').get('profile'), 0, 'broken JSON gives only the root');
+});
+
+test('ΔT in a queue: its own backlog at its weighted share of bw among the backlogged queues, or under PRIO everything of its weight or higher', (t) => {
+  const queued = (queue: string, bytes: number): QueueStatus => ({ queue, instance: 0, packets: 1, bytes: 1, overflowDrops: 0, backlog: { packets: bytes ? 1 : 0, bytes } });
+  const shaped = (scheduler: 'wf2q+' | 'prio') => resolve({ name: 'w', pipes: { p: { bw: '1Mbit/s', delay: '10ms', scheduler } }, queues: { hi: { pipe: 'p', weight: 3 }, lo: { pipe: 'p', weight: 1 }, idle: { pipe: 'p', weight: 4 } }, rules: [{ from: 'a', queue: 'hi' }] });
+  const [hi, lo, idle] = [queued('hi', 9000), queued('lo', 3000), queued('idle', 0)];
+  const all = [hi, lo, idle];
+  const wf2q = shaped('wf2q+');
+  // hi and lo have a backlog: hi gets 3/4 of 1 Mbit/s, lo 1/4; the idle queue takes no share until it has one
+  t.is(queueDelayMs(hi, all, wf2q, wf2q.pipes.p!, 1000).toFixed(3), addedDelayMs(9000, 1000, 0.75e6, 10_000).toFixed(3));
+  t.is(queueDelayMs(lo, all, wf2q, wf2q.pipes.p!, 1000).toFixed(3), addedDelayMs(3000, 1000, 0.25e6, 10_000).toFixed(3));
+  // a packet arriving in the idle queue now shares with both: 4/8
+  t.is(queueDelayMs(idle, all, wf2q, wf2q.pipes.p!, 1000).toFixed(3), addedDelayMs(0, 1000, 0.5e6, 10_000).toFixed(3));
+  const prio = shaped('prio');
+  // PRIO: lo (weight 1) waits behind hi's and idle's backlog too; hi only behind idle's (empty) and its own
+  t.is(queueDelayMs(lo, all, prio, prio.pipes.p!, 1000).toFixed(3), addedDelayMs(12_000, 1000, 1e6, 10_000).toFixed(3));
+  t.is(queueDelayMs(hi, all, prio, prio.pipes.p!, 1000).toFixed(3), addedDelayMs(9000, 1000, 1e6, 10_000).toFixed(3));
 });
