@@ -104,25 +104,25 @@ async function replaceAtomically(out: string, produce: (tmp: string) => Promise<
 export async function embed(image: string, settings: Setting[], opts: { out?: string; log?: (line: string) => void } = {}): Promise<string[]> {
   const kind = await imageKind(image);
   const log = opts.log ?? (() => undefined);
-  const written = await withScratch(async (scratch) => {
-    if (kind === 'pxe') return embedPxe(image, settings, opts.out ?? image);
-    const out = resolve(opts.out ?? image);
-    if (kind === 'initrd') {
-      await writeInitrd(image, settings, out);
-      return [out];
-    }
-    await replaceAtomically(out, async (tmp) => {
-      if (kind === 'qcow2') {
-        const raw = await qcow2ToRaw(image, scratch);
-        await embedGpt(raw, settings, scratch);
-        await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, tmp], { epoch: 0, output: 'embed' });
-      } else {
-        await copyFile(image, tmp);
-        await embedGpt(tmp, settings, scratch);
-      }
-    });
-    return [out];
-  });
+  const out = resolve(opts.out ?? image);
+  let written = [out];
+  if (kind === 'pxe') written = await embedPxe(image, settings, out);
+  else if (kind === 'initrd') await writeInitrd(image, settings, out);
+  else {
+    // an ISO, a raw disk or a qcow2: the partition's files go through a scratch directory
+    await withScratch((scratch) =>
+      replaceAtomically(out, async (tmp) => {
+        if (kind === 'qcow2') {
+          const raw = await qcow2ToRaw(image, scratch);
+          await embedGpt(raw, settings, scratch);
+          await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, tmp], { epoch: 0, output: 'embed' });
+        } else {
+          await copyFile(image, tmp);
+          await embedGpt(tmp, settings, scratch);
+        }
+      }),
+    );
+  }
   for (const file of written) log(`embedded ${settings.map((s) => s.name).join(', ')} into ${file}`);
   await recordEmbedding(image, written, settings);
   return written;
