@@ -72,6 +72,8 @@ export interface Status {
   notes?: string[];
   /** where each pipe with a schedule or trace is on its clock (docs/schedules.md) */
   schedules?: PipePosition[];
+  /** how late the schedules' changes were in force after their instants (ms), over the last 1000 */
+  scheduleLateness?: { batches: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 /** Reads the kernel's counters for the profile in force. */
@@ -84,7 +86,8 @@ export async function readStatus(ctx: Context, inForce: Profile | null): Promise
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
   const nft = nftOut.code === 0 ? nftOut.stdout : '';
   const schedules = agentSchedule.runner?.positions() ?? [];
-  return withNotes({ ...statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)), ...(schedules.length && { schedules }) });
+  const late = agentSchedule.runner?.lateness();
+  return withNotes({ ...statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)), ...(schedules.length && { schedules }), ...(schedules.length && late && { scheduleLateness: late }) });
 }
 
 /** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */
@@ -220,6 +223,7 @@ export function formatStatus(s: Status): string {
       const bw = p.outage ? `outage (${p.outage})` : p.bw === undefined ? '-' : `${(p.bw / 1e6).toFixed(3)}M`;
       lines.push(`  ${`${p.pipe} (${p.clock})`.padEnd(22)} ${p.offsetS.toFixed(3).padStart(8)} ${String(p.index).padStart(7)} ${bw.padStart(9)} ${`${p.delayMs}ms`.padStart(9)} ${String(p.plr).padStart(7)} ${p.nextS === undefined ? '-' : p.nextS.toFixed(3).padStart(10)}`);
     }
+    if (s.scheduleLateness) lines.push(`  changes in force after their instant: median ${s.scheduleLateness.p50Ms} ms, p99 ${s.scheduleLateness.p99Ms} ms (last ${s.scheduleLateness.batches})`);
   }
   lines.push('rule  action        packets      bytes');
   for (const r of s.rules) lines.push(`  ${String(r.number).padEnd(5)} ${`${r.action}${r.target ? ` ${r.target}` : ''}`.padEnd(12)} ${String(r.packets).padStart(9)} ${String(r.bytes).padStart(10)}`);

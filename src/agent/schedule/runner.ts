@@ -82,6 +82,8 @@ export class ScheduleRunner {
   private wake?: () => void;
   private loop: Promise<void> = Promise.resolve();
   private last = new Map<string, { values: TimedValues; t: number; index: number; offset: number; next?: number }>();
+  /** how late each batch of changes was in force after its instant (ms), the last 1000 */
+  private late: number[] = [];
 
   constructor(
     private readonly ctx: Context,
@@ -128,6 +130,14 @@ export class ScheduleRunner {
     if (this.running) this.start(this.running.prepared);
   }
 
+  /** How late the changes were in force after their instants (ms): the data plane's lag behind the clock, tc's time included. */
+  lateness(): { batches: number; p50Ms: number; p99Ms: number; maxMs: number } | undefined {
+    if (this.late.length === 0) return undefined;
+    const sorted = [...this.late].sort((x, y) => x - y);
+    const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 100) / 100;
+    return { batches: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+  }
+
   /** Where each timed pipe is now. */
   positions(): PipePosition[] {
     if (!this.running) return [];
@@ -154,6 +164,7 @@ export class ScheduleRunner {
   private async run(r: NonNullable<ScheduleRunner['running']>): Promise<void> {
     const pipes = timedPipes(r.prepared.profile);
     let complained = false;
+    let due: number | undefined;
     while (r.generation === this.generation) {
       const now = this.now();
       const changes: PipeChange[] = [];
@@ -168,11 +179,16 @@ export class ScheduleRunner {
       }
       if (changes.length) {
         const error = await r.engine.set(changes);
+        if (due !== undefined) {
+          this.late.push((this.now() - due) / 1000);
+          if (this.late.length > 1000) this.late.shift();
+        }
         if (error && !complained) this.warn(`schedule: ${error}`);
         complained ||= error !== undefined;
         if (error) for (const c of changes) this.last.delete(c.pipe); // set everything again next time
       }
       if (next === Infinity) return; // nothing changes any more
+      due = next;
       const wait = next - this.now();
       if (wait > 0 && r.generation === this.generation) {
         await new Promise<void>((done) => {
