@@ -41,7 +41,10 @@ const profile: Profile = {
     { from: 'a', proto: 'udp', dstPort: 6003, pipe: 'script' },
   ],
 };
-const still: Profile = { name: 'bench-still', pipes: { script: { bw: '3Mbit/s', delay: '5ms' } }, rules: [{ from: 'a', proto: 'udp', dstPort: 6003, pipe: 'script' }] };
+/** the same trace in 100 ms windows: what the runner's CPU is per change */
+const coarse: Profile = { ...profile, name: 'bench-trace-100ms', pipes: { ...profile.pipes, cell: { delay: '5ms', trace: { mahimahi: TRACE, window: '100ms' } } } };
+/** no timed pipe, the same layout (the script's pipe stays class 1:11): the runner is idle */
+const still: Profile = { ...profile, name: 'bench-still', pipes: { cell: { bw: '3Mbit/s', delay: '5ms' }, script: { bw: '3Mbit/s', delay: '5ms' } } };
 
 /** The guest's CPU busy share over `seconds`, from /proc/stat (all CPUs). */
 async function cpuBusy(vm: Vm, seconds: number): Promise<number> {
@@ -104,12 +107,16 @@ async function main(): Promise<void> {
     const runner = await fidelity(lab, 6002);
     const tcp = await tcpFlow(lab.left, lab.right, { port: 6004, seconds: SECONDS, omitS: 2 });
     const lateness = (await readStatus(vm)).scheduleLateness;
-    await startScript(vm);
-    const cpuBoth = await cpuBusy(vm, 10);
-    const script = await fidelity(lab, 6003);
-    await runOnConsole(vm, 'kill $(cat /tmp/loop.pid)', 10_000);
+    await applyProfile(vm, coarse);
+    const cpuRunner100 = await cpuBusy(vm, 10);
+    const runner100 = await fidelity(lab, 6002);
+    // the script alone: the runner has nothing to run under this profile
     await applyProfile(vm, still);
     const cpuIdle = await cpuBusy(vm, 10);
+    await startScript(vm);
+    const cpuScript = await cpuBusy(vm, 10);
+    const script = await fidelity(lab, 6003);
+    await runOnConsole(vm, 'kill $(cat /tmp/loop.pid)', 10_000);
     // the trace's mean rate over its period, as TCP goodput would carry it
     const parsed = parseTrace(TRACE, 'mahimahi', 'trace', { window: 1000, loop: true });
     if ('error' in parsed) throw new Error(parsed.error);
@@ -117,11 +124,12 @@ async function main(): Promise<void> {
     const meanBps = (opportunities * 1514 * 8) / (parsed.period / 1e6);
     return {
       runner,
+      runner100,
       script,
       meanBps: round(meanBps, 0),
       tcp: { goodputBps: round(tcp.goodputBps, 0), ofIdeal: round(tcp.goodputBps / (meanBps * (1448 / 1514)), 3) },
       lateness,
-      cpu: { idle: round(cpuIdle, 3), runner: round(cpuRunner - cpuIdle, 3), script: round(cpuBoth - cpuRunner, 3) },
+      cpu: { idle: round(cpuIdle, 3), runner: round(cpuRunner - cpuIdle, 3), runner100: round(cpuRunner100 - cpuIdle, 3), script: round(cpuScript - cpuIdle, 3) },
     };
   });
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()})`;
@@ -133,9 +141,10 @@ async function main(): Promise<void> {
   await writeReadmeBlock(join(REPO, 'README.md'), 'schedule', [
     `Measured ${out.date} by \`npx tsx bench/schedule.ts\` on ${machine}, QEMU under TCG, one boot (host load ${out.load.start} at the start, ${out.load.end} at the end): the synthetic cellular trace (mean ${(r.meanBps / 1e6).toFixed(2)} Mbit/s of frames, a 0.5 s outage), ${SECONDS} s of UDP at 8 Mbit/s in 1472-byte datagrams, ${WINDOW_MS} ms windows, 100 ms measurement windows aligned with the trace.`,
     '',
-    '| replayed by | delivered / trace allows | window error p50 (of the mean window) | p90 | windows within 10 % | in the outage\'s windows | appliance CPU, no traffic |',
+    '| replayed by | delivered / trace allows | window error p50 (of the mean window) | p90 | windows within 10 % | in the outage\'s windows | appliance CPU (2 vCPUs), no traffic |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     `| picowire's runner (HTB rate + plug, one \`tc -batch\`) | ${pct(r.runner.deliveredOfAllowed)} | ${pct(r.runner.windowErrorP50)} | ${pct(r.runner.windowErrorP90)} | ${pct(r.runner.within10)} | ${r.runner.outageBytes} bytes in ${r.runner.outageWindows} | ${pct(r.cpu.runner)} |`,
+    `| the same, 100 ms windows | ${pct(r.runner100.deliveredOfAllowed)} | ${pct(r.runner100.windowErrorP50)} | ${pct(r.runner100.windowErrorP90)} | ${pct(r.runner100.within10)} | ${r.runner100.outageBytes} bytes in ${r.runner100.outageWindows} | ${pct(r.cpu.runner100)} |`,
     `| a shell loop of \`tc qdisc change ... netem rate\` | ${pct(r.script.deliveredOfAllowed)} | ${pct(r.script.windowErrorP50)} | ${pct(r.script.windowErrorP90)} | ${pct(r.script.within10)} | ${r.script.outageBytes} bytes in ${r.script.outageWindows} | ${pct(r.cpu.script)} |`,
     '',
     `TCP through the runner's replay: ${(r.tcp.goodputBps / 1e6).toFixed(2)} Mbit/s, ${pct(r.tcp.ofIdeal)} of the trace's mean less headers. The runner's changes were in force ${r.lateness ? `${r.lateness.p50Ms} ms after their instant at the median, ${r.lateness.p99Ms} ms at p99 (max ${r.lateness.maxMs} ms, ${r.lateness.batches} changes)` : '(no figure)'}; the guest's CPU without either replay: ${pct(r.cpu.idle)}.`,
