@@ -253,7 +253,7 @@ function resolvePipeAt(p: Obj, at: string, errors: string[]): ResolvedPipe {
   const bw = quantity(p.bw, `${at}.bw`, errors, parseBandwidth, (b) => outside(b, LIMITS.bw, 'bit/s', 'from 8 bit/s (1 Byte/s) to 100 Gbit/s; leave bw out for an unlimited pipe'));
   const delay = quantity(p.delay, `${at}.delay`, errors, parseDuration, (us) => outside(us, LIMITS.delay, 'µs', 'from 0 to 10 s'));
   const queue = queueSize(p.queue, `${at}.queue`, errors);
-  if (p.queue !== undefined && p.bw === undefined) {
+  if (p.queue !== undefined && p.bw === undefined && !isObject(p.trace)) {
     errors.push(`${at}.queue: a queue needs a bottleneck: add "bw" to this pipe, or remove "queue" (without bw nothing waits in a queue)`);
   }
   const pipe: ResolvedPipe = {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { plan } from '../../src/agent/plan.ts';
+import { formatStatus } from '../../src/agent/status.ts';
 import { ScheduleRunner, type Prepared } from '../../src/agent/schedule/runner.ts';
 import { changeLines, pipePorts } from '../../src/agent/schedule/tc.ts';
 import type { PipeChange } from '../../src/agent/schedule/engine.ts';
@@ -95,4 +96,16 @@ test('a change that leaves a clock\'s pipes as they were keeps that clock where 
   runner.start({ profile: resolve(changed) });
   t.is(runner.positions()[0]!.offsetS, 0, 'a changed pipe on the clock: it starts again');
   await runner.stop();
+});
+
+test('picowire status prints where each timed pipe is and how late the changes were', (t) => {
+  const text = formatStatus({
+    profile: 'outage',
+    pipes: [],
+    rules: [],
+    schedules: [{ pipe: 'up', clock: 'train', offsetS: 0.15, index: 0, bw: 2e6, delayMs: 10, plr: 0, outage: 'wait', nextS: 0.05 }],
+    scheduleLateness: { batches: 12, p50Ms: 2.5, p99Ms: 9, maxMs: 11 },
+  });
+  t.regex(text, /up \(train\)\s+0\.150\s+0 outage \(wait\)\s+10ms\s+0\s+0\.050/);
+  t.regex(text, /changes in force after their instant: median 2\.5 ms, p99 9 ms \(last 12\)/);
 });

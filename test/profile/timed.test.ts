@@ -124,3 +124,13 @@ test('the generated cellular fixture is a valid trace whose mean is near the gen
   t.is(r.period, 8e6);
   t.true(r.windows.some((w) => w.bw === 0), 'it has an outage');
 });
+
+test('the profiles of docs/schedules.md\'s worked examples are accepted', (t) => {
+  const doc = readFileSync(new URL('../../docs/schedules.md', import.meta.url), 'utf8');
+  const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('"name"'));
+  t.is(blocks.length, 2);
+  for (const block of blocks) {
+    const r = validateProfile(JSON.parse(block));
+    t.true(r.ok, r.ok ? '' : r.errors.join('\n'));
+  }
+});
