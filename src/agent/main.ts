@@ -13,7 +13,7 @@ import { runCli } from './ctl.ts';
 import { startApi } from './api/index.ts';
 import { Changes } from './changes.ts';
 import { checkFound, refresh, readCurrent, type Context } from './cycle.ts';
-import { firstLines, launch, run, trace } from './exec.ts';
+import { launch, run, trace } from './exec.ts';
 import { guardBridge } from './guard.ts';
 import { BIN, CONTROL_SOCKET, FILES } from './paths.ts';
 import { nftSession, tcSession } from './session.ts';
@@ -25,6 +25,7 @@ import { startSsh } from './ssh.ts';
 import { readStatus } from './status.ts';
 import { agentSchedule, ScheduleRunner } from './schedule/runner.ts';
 import { tcEngine } from './schedule/tc.ts';
+import { TcStream } from './schedule/tc-stream.ts';
 import { watchConfigPartition } from './watch.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
@@ -57,15 +58,8 @@ async function main(): Promise<void> {
   const sessions = { tc: tcSession([BIN.tc]), nft: nftSession([BIN.nft]) };
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
   // timed pipes (schedules, traces) are changed by the runner through a tc of its own, fed line by line
-  const scheduleTc = tcSession([BIN.tc]);
-  ctx.schedule = agentSchedule.runner = new ScheduleRunner(
-    ctx,
-    (profile) => tcEngine(profile, async (text) => {
-      const r = await scheduleTc.runText(text, 'schedule.tc');
-      return r.code === 0 ? undefined : `tc: ${firstLines(r.stderr)}`;
-    }),
-    (line) => say(`warning: ${line}`),
-  );
+  const scheduleTc = new TcStream([BIN.tc]);
+  ctx.schedule = agentSchedule.runner = new ScheduleRunner(ctx, (profile) => tcEngine(profile, async (text) => scheduleTc.send(text)), (line) => say(`warning: ${line}`));
   trace?.(`${Math.round(performance.now())} ms: main started`);
   void markKernelLog(ctx.root, 'agent main started');
   await modulesLoaded(ctx.root);

@@ -64,14 +64,7 @@ export class ToolSession {
 
   /** Runs a batch file as `tc -batch FILE` or `nft -f FILE` would, and answers as they would (code 0, or 1 and the complaint). */
   run(file: string): Promise<Result> {
-    const next = this.queue.then(async () => this.once(file, await readFile(file, 'utf8')));
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
-  /** Runs commands given as text (`label` names them in complaints): a schedule's steps, many a second, need no file each. */
-  runText(text: string, label: string): Promise<Result> {
-    const next = this.queue.then(() => this.once(label, text));
+    const next = this.queue.then(() => this.once(file));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -106,7 +99,8 @@ export class ToolSession {
     return child;
   }
 
-  private async once(file: string, text: string): Promise<Result> {
+  private async once(file: string): Promise<Result> {
+    const text = await readFile(file, 'utf8');
     const child = this.child ?? this.start();
     const marker = this.protocol.marker(++this.markers);
     const batch = this.protocol.send(file, text);

@@ -3,6 +3,7 @@ import { plan } from '../../src/agent/plan.ts';
 import { formatStatus } from '../../src/agent/status.ts';
 import { ScheduleRunner, type Prepared } from '../../src/agent/schedule/runner.ts';
 import { changeLines, pipePorts } from '../../src/agent/schedule/tc.ts';
+import { TcStream } from '../../src/agent/schedule/tc-stream.ts';
 import type { PipeChange } from '../../src/agent/schedule/engine.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { resolve } from '../../src/profile/validate.ts';
@@ -108,4 +109,14 @@ test('picowire status prints where each timed pipe is and how late the changes w
   });
   t.regex(text, /up \(train\)\s+0\.150\s+0 outage \(wait\)\s+10ms\s+0\s+0\.050/);
   t.regex(text, /changes in force after their instant: median 2\.5 ms, p99 9 ms \(last 12\)/);
+});
+
+test('the runner\'s tc stream runs lines without waiting, and reports a line tc refused at the next send', async (t) => {
+  const stream = new TcStream(['tc']);
+  t.is(stream.send('class change dev pwnosuchdev parent 1: classid 1:10 htb rate 1mbit\n'), undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  const complaint = stream.send('\n');
+  stream.close();
+  t.truthy(complaint, 'tc refused the line: the next send says so');
+  t.regex(complaint!, /^tc: .*pwnosuchdev.* \(line 1 of the schedule's tc stream\)$/);
 });
