@@ -78,5 +78,16 @@ testNeeding(['root', 'qemu', 'image'], 'a schedule steps and holds packets throu
     const dark = allowed.map((x, i) => (x === 0 ? measured[i]! : -1)).filter((x) => x >= 0);
     t.log(`windows the trace allows nothing: ${dark.length}, delivered in them: ${dark.join(', ')} bytes`);
     t.true(dark.length >= 3 && dark.every((x) => x <= 2 * FULL), 'the trace\'s outage passes nothing (a frame of slack at its edges)');
+
+    // a runtime change replaces the schedules whole: the trace's pipe goes, the other's clock starts again
+    const changed: Profile = { name: 'timed-2', pipes: { steps: { bw: '2Mbit/s', delay: '5ms', schedule: { clock: 'd', every: '10s', steps: [{ at: '5s', bw: '500Kbit/s' }] } } }, rules: [profile.rules[0]!] };
+    const text = JSON.stringify(changed);
+    await runOnConsole(vm, `printf '%s' '${text}' > /tmp/changed.json`, 30_000);
+    const applied = await runOnConsole(vm, 'picowire apply /tmp/changed.json', 60_000);
+    t.regex(applied, /applied profile timed-2/);
+    const after = (await readStatus(vm)).schedules ?? [];
+    t.log(`after the change: ${JSON.stringify(after)}`);
+    t.deepEqual(after.map((p) => [p.pipe, p.clock]), [['steps', 'd']], 'only the new profile\'s schedule runs');
+    t.true(after[0]!.offsetS < 5 && after[0]!.bw === 2e6, `its clock started at the change (${after[0]!.offsetS} s in)`);
   });
 });
