@@ -56,7 +56,7 @@ async function cpuBusy(vm: Vm, seconds: number): Promise<number> {
 }
 
 /** The tc-script replay: the trace's windows as netem rates in a file, and a shell loop that sets one per window. */
-async function startScript(vm: Vm): Promise<void> {
+export async function startScript(vm: Vm): Promise<void> {
   const parsed = parseTrace(TRACE, 'mahimahi', 'trace', { window: WINDOW_MS * 1000, loop: true });
   if ('error' in parsed) throw new Error(parsed.error);
   // one rate per window, as the user's script would read it (an empty window: drop everything)
@@ -69,7 +69,7 @@ async function startScript(vm: Vm): Promise<void> {
   await runOnConsole(vm, ': > /tmp/rates', 10_000);
   for (let i = 0; i < rates.length; i += 40) await runOnConsole(vm, `printf '%s\\n' ${rates.slice(i, i + 40).join(' ')} >> /tmp/rates`, 30_000);
   const loop = [
-    'last=3000000',
+    'last=3000000;',
     'while :; do while read r; do',
     'if [ "$r" = loss ]; then /sbin/tc qdisc change dev b parent 1:11 handle 11: netem rate ${last}bit loss 100% limit 43;',
     'else last=$r; /sbin/tc qdisc change dev b parent 1:11 handle 11: netem rate ${r}bit limit 43; fi;',
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().catch((e: unknown) => {
+if (process.argv[1] === import.meta.filename) main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });
