@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     `| the same, 100 ms windows | ${pct(r.runner100.deliveredOfAllowed)} | ${pct(r.runner100.windowErrorP50)} | ${pct(r.runner100.windowErrorP90)} | ${pct(r.runner100.within10)} | ${r.runner100.outageBytes} bytes in ${r.runner100.outageWindows} | ${pct(r.cpu.runner100)} |`,
     `| a shell loop of \`tc qdisc change ... netem rate\` | ${pct(r.script.deliveredOfAllowed)} | ${pct(r.script.windowErrorP50)} | ${pct(r.script.windowErrorP90)} | ${pct(r.script.within10)} | ${r.script.outageBytes} bytes in ${r.script.outageWindows} | ${pct(r.cpu.script)} |`,
     '',
-    `TCP through the runner's replay: ${(r.tcp.goodputBps / 1e6).toFixed(2)} Mbit/s, ${pct(r.tcp.ofIdeal)} of the trace's mean less headers. The runner's changes were in force ${r.lateness ? `${r.lateness.p50Ms} ms after their instant at the median, ${r.lateness.p99Ms} ms at p99 (max ${r.lateness.maxMs} ms, ${r.lateness.batches} changes)` : '(no figure)'}; the guest's CPU without either replay: ${pct(r.cpu.idle)}.`,
+    `TCP through the runner's replay: ${(r.tcp.goodputBps / 1e6).toFixed(2)} Mbit/s, ${pct(r.tcp.ofIdeal)} of the trace's mean less headers. The runner's changes were handed to tc ${r.lateness ? `${r.lateness.p50Ms} ms after their instant at the median, ${r.lateness.p99Ms} ms at p99 (max ${r.lateness.maxMs} ms, ${r.lateness.batches} changes)` : '(no figure)'}; the guest's CPU without either replay: ${pct(r.cpu.idle)}.`,
   ]);
 }
 

@@ -72,7 +72,7 @@ export interface Status {
   notes?: string[];
   /** where each pipe with a schedule or trace is on its clock (docs/schedules.md) */
   schedules?: PipePosition[];
-  /** how late the schedules' changes were in force after their instants (ms), over the last 1000 */
+  /** how late the schedules' changes were handed to tc after their instants (ms), over the last 1000 */
   scheduleLateness?: { batches: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
@@ -223,7 +223,7 @@ export function formatStatus(s: Status): string {
       const bw = p.outage ? `outage (${p.outage})` : p.bw === undefined ? '-' : `${(p.bw / 1e6).toFixed(3)}M`;
       lines.push(`  ${`${p.pipe} (${p.clock})`.padEnd(22)} ${p.offsetS.toFixed(3).padStart(8)} ${String(p.index).padStart(7)} ${bw.padStart(9)} ${`${p.delayMs}ms`.padStart(9)} ${String(p.plr).padStart(7)} ${p.nextS === undefined ? '-' : p.nextS.toFixed(3).padStart(10)}`);
     }
-    if (s.scheduleLateness) lines.push(`  changes in force after their instant: median ${s.scheduleLateness.p50Ms} ms, p99 ${s.scheduleLateness.p99Ms} ms (last ${s.scheduleLateness.batches})`);
+    if (s.scheduleLateness) lines.push(`  changes sent after their instant: median ${s.scheduleLateness.p50Ms} ms, p99 ${s.scheduleLateness.p99Ms} ms (last ${s.scheduleLateness.batches})`);
   }
   lines.push('rule  action        packets      bytes');
   for (const r of s.rules) lines.push(`  ${String(r.number).padEnd(5)} ${`${r.action}${r.target ? ` ${r.target}` : ''}`.padEnd(12)} ${String(r.packets).padStart(9)} ${String(r.bytes).padStart(10)}`);

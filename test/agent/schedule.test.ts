@@ -108,7 +108,7 @@ test('picowire status prints where each timed pipe is and how late the changes w
     scheduleLateness: { batches: 12, p50Ms: 2.5, p99Ms: 9, maxMs: 11 },
   });
   t.regex(text, /up \(train\)\s+0\.150\s+0 outage \(wait\)\s+10ms\s+0\s+0\.050/);
-  t.regex(text, /changes in force after their instant: median 2\.5 ms, p99 9 ms \(last 12\)/);
+  t.regex(text, /changes sent after their instant: median 2\.5 ms, p99 9 ms \(last 12\)/);
 });
 
 test('the runner\'s tc stream runs lines without waiting, and reports a line tc refused at the next send', async (t) => {

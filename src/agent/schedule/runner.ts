@@ -82,7 +82,7 @@ export class ScheduleRunner {
   private wake?: () => void;
   private loop: Promise<void> = Promise.resolve();
   private last = new Map<string, { values: TimedValues; t: number; index: number; offset: number; next?: number }>();
-  /** how late each batch of changes was in force after its instant (ms), the last 1000 */
+  /** how late each batch of changes was handed to tc after its instant (ms), the last 1000 */
   private late: number[] = [];
 
   constructor(
@@ -130,7 +130,7 @@ export class ScheduleRunner {
     if (this.running) this.start(this.running.prepared);
   }
 
-  /** How late the changes were in force after their instants (ms): the data plane's lag behind the clock, tc's time included. */
+  /** How late the changes were handed to tc after their instants (ms): the runner's lag behind its clocks; tc's own time to run the lines is not in it. */
   lateness(): { batches: number; p50Ms: number; p99Ms: number; maxMs: number } | undefined {
     if (this.late.length === 0) return undefined;
     const sorted = [...this.late].sort((x, y) => x - y);
