@@ -13,6 +13,7 @@ import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
 import { findProfile, type Found } from './sources.ts';
 import type { KernelState } from './plan.ts';
+import type { ScheduleRunner } from './schedule/runner.ts';
 
 export interface Context {
   root: string;
@@ -20,6 +21,8 @@ export interface Context {
   /** how plans reach tc and nft (see apply.ts) */
   batch?: Batcher;
   say: (line: string) => void;
+  /** the runner of timed pipes (schedule/runner.ts): stopped while a change is applied, then started with what is in force */
+  schedule?: ScheduleRunner;
 }
 
 /** The profile in force, as the last successful apply wrote it; null before the first since boot (/run is a tmpfs). */
@@ -62,6 +65,22 @@ export function checkFound(found: Found): Checked<Profile> {
 
 /** Checks a found profile (unless given checkFound's verdict) and puts it in force, unless it already is; a rejected one leaves `inForce` in force. */
 export async function consider(ctx: Context, inForce: Profile | null, found: Found, knownState?: KernelState, checked = checkFound(found)): Promise<Outcome> {
+  const schedule = ctx.schedule;
+  if (!schedule || !checked.ok) return considerNow(ctx, inForce, found, knownState, checked);
+  // trace files are read before anything changes; the clocks stop while the change is applied
+  const timed = await schedule.prepare(checked.value);
+  if (!timed.ok) {
+    ctx.say(`profile from ${found.source}`);
+    return reject(ctx, timed.errors, inForce);
+  }
+  await schedule.stop();
+  const outcome = await considerNow(ctx, inForce, found, knownState, checked);
+  if (outcome.applied) schedule.start(timed.prepared);
+  else schedule.resume();
+  return outcome;
+}
+
+async function considerNow(ctx: Context, inForce: Profile | null, found: Found, knownState: KernelState | undefined, checked: Checked<Profile>): Promise<Outcome> {
   ctx.say(`profile from ${found.source}`);
   if (!checked.ok) return reject(ctx, checked.errors, inForce);
   const profile = checked.value;

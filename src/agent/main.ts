@@ -23,6 +23,9 @@ import { fleetFromSettings } from './fleet.ts';
 import { findProfile } from './sources.ts';
 import { startSsh } from './ssh.ts';
 import { readStatus } from './status.ts';
+import { agentSchedule, ScheduleRunner } from './schedule/runner.ts';
+import { tcEngine } from './schedule/tc.ts';
+import { TcStream } from './schedule/tc-stream.ts';
 import { watchConfigPartition } from './watch.ts';
 
 const say = (line: string) => process.stdout.write(`picowire: ${line}\n`);
@@ -54,6 +57,9 @@ async function main(): Promise<void> {
   // tc and nft stay running between changes (session.ts): a runtime change then pays no tool start
   const sessions = { tc: tcSession([BIN.tc]), nft: nftSession([BIN.nft]) };
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
+  // timed pipes (schedules, traces) are changed by the runner through a tc of its own, fed line by line
+  const scheduleTc = new TcStream([BIN.tc]);
+  ctx.schedule = agentSchedule.runner = new ScheduleRunner(ctx, (profile) => tcEngine(profile, async (text) => scheduleTc.send(text)), (line) => say(`warning: ${line}`));
   trace?.(`${Math.round(performance.now())} ms: main started`);
   void markKernelLog(ctx.root, 'agent main started');
   await modulesLoaded(ctx.root);

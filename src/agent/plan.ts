@@ -67,6 +67,7 @@
 import type { Port, Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import type { MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
+import { maxScheduledDelay, positionAt, type TimedValues } from '../profile/timed.ts';
 
 /** One qdisc as `tc -j qdisc show` reports it. */
 export interface TcQdisc {
@@ -256,6 +257,7 @@ function instanceLines(
   have: TcQdisc[],
   distName: string | undefined,
 ): { tc: string[]; leaves: number } {
+  if (pipe.schedule || pipe.trace) return { tc: timedLines(port, k, pipe, have, distName), leaves: 0 };
   const h = instanceHandles(k);
   const queue = pipe.bw === undefined ? 0 : queuePackets(pipe);
   const delayLine = `${delayLineParams(pipe, distName)} limit ${delayLinePackets(pipe.delay + maxExtraDelay(pipe))}`;
@@ -308,6 +310,66 @@ function instanceLines(
     lines.push(`filter replace dev ${port} parent ${h.scheduler} protocol all prio 1 handle ${m.j} fw classid ${classid}`);
   }
   return { tc: lines, leaves: leaf - firstLeaf };
+}
+
+// A pipe that changes over time (a schedule or a trace, docs/schedules.md) is changed in place by the
+// agent's runner (src/agent/schedule/) many times a second, and a rate change must hold for packets
+// already queued: netem's rate fixes each packet's send time when it arrives, so after a fall in
+// rate the queue would still leave at the old one, and an outage could not hold it. So the
+// bottleneck is the HTB class itself (HTB takes tokens when it sends, at the rate of the moment),
+// over the delay line, over a plug qdisc that is the queue and, blocked, the outage:
+//
+//   class 1:10 htb rate bw ceil bw     the bottleneck (UNSHAPED without bw)
+//   └─ netem 10:                      the delay line: delay, jitter, loss (plr; 100 % in a dropping outage)
+//      └─ plug 4000: limit BYTES      the queue; `block` during an outage, `release_indefinite` otherwise
+//
+// Packets wait in the plug after their delay (the order of a scheduled pipe, above): a queue
+// measured in bytes (a queue in packets is that many full-size frames). HTB's bucket holds 4 ms at
+// the rate (at least one frame), so a timer late by that much under TCG does not cost throughput:
+// with 1 ms, a cellular trace's saturating flow got 93.8 % of what the trace allows (bench/schedule.ts).
+const RATE_BUCKET_S = 0.004;
+
+/** The initial values of a timed pipe: where its clock is at 0. */
+export function timedStart(pipe: ResolvedPipe): TimedValues {
+  return positionAt({ bw: pipe.bw, delay: pipe.delay, plr: pipe.plr, queue: pipe.queue }, pipe, 0).values;
+}
+
+/** A timed pipe's HTB class parameters at a rate (bit/s); unshaped without one. */
+export function timedClass(bw: number | undefined): string {
+  if (bw === undefined) return UNSHAPED;
+  const burst = Math.max(FRAME, Math.round((bw / 8) * RATE_BUCKET_S));
+  return `htb rate ${bw}bit ceil ${bw}bit burst ${burst} cburst ${burst} quantum ${FRAME}`;
+}
+
+/** A timed pipe's delay line at some values: delay and plr as they are now, 100 % loss in a dropping outage; in order when the schedule moves the delay. */
+export function timedDelayLine(pipe: ResolvedPipe, v: TimedValues, distName?: string): string {
+  const params = delayLineParams({ ...pipe, delay: v.delay, plr: v.outage === 'drop' ? 1 : v.plr, ...(v.outage === 'drop' && { loss: undefined }) }, distName);
+  // always a rate: netem keeps the rate it had when a change names none (a plain pipe's bottleneck
+  // before), and with one it sends no packet before the one ahead when the delay falls
+  const inOrder = !params.includes(' rate ') && !(pipe.reorder && pipe.reorder.prob > 0);
+  return `${params}${inOrder ? ' rate 100gbit' : ''} limit ${delayLinePackets(maxScheduledDelay(pipe.delay, pipe.schedule) + maxExtraDelay(pipe))}`;
+}
+
+/** A timed pipe's queue in bytes: as the values say, else max(2 × bw × delay, 64 KiB) at those values. */
+export function timedQueueBytes(v: TimedValues): number {
+  if (v.queue) return 'bytes' in v.queue ? v.queue.bytes : v.queue.packets * FRAME;
+  return Math.max(Math.round((2 * (v.bw ?? 0) * v.delay) / 1e6 / 8), 64 * 1024);
+}
+
+/** One timed pipe instance on one port (see above), at its clock's start; the runner moves it from there. */
+function timedLines(port: Port, k: number, pipe: ResolvedPipe, have: TcQdisc[], distName: string | undefined): string[] {
+  const h = instanceHandles(k);
+  const v = timedStart(pipe);
+  const outer = qdisc(port, h.classid, h.outer, 'netem', timedDelayLine(pipe, v, distName), have);
+  const under = outer.length > 1 ? [] : have;
+  const plugParent = `${h.outer.slice(0, -1)}:1`;
+  return [
+    `class replace dev ${port} parent 1: classid ${h.classid} ${timedClass(v.bw)}`,
+    ...outer,
+    ...qdisc(port, plugParent, h.inner, 'plug', `limit ${timedQueueBytes(v)}`, under),
+    // a new plug starts blocked
+    `qdisc change dev ${port} parent ${plugParent} handle ${h.inner} plug ${v.outage ? 'block' : 'release_indefinite'}`,
+  ];
 }
 
 /** The Linux qdisc a dummynet scheduler maps onto (see README, "Schedulers"). */

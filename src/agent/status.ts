@@ -8,6 +8,7 @@ import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
 import { notes } from './notes.ts';
 import { BIN } from './paths.ts';
+import { agentSchedule, type PipePosition } from './schedule/runner.ts';
 import { instanceHandles, layout, NFT_TABLE, pipeMaskName, PORTS, queueMaskName, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
 
 interface Context {
@@ -69,6 +70,10 @@ export interface Status {
   rules: RuleStatus[];
   /** what the agent wants a reader to know now (notes.ts): a fleet URL that cannot be fetched, ... */
   notes?: string[];
+  /** where each pipe with a schedule or trace is on its clock (docs/schedules.md) */
+  schedules?: PipePosition[];
+  /** how late the schedules' changes were handed to tc after their instants (ms), over the last 1000 */
+  scheduleLateness?: { batches: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 /** Reads the kernel's counters for the profile in force. */
@@ -80,7 +85,9 @@ export async function readStatus(ctx: Context, inForce: Profile | null): Promise
   if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
   const nft = nftOut.code === 0 ? nftOut.stdout : '';
-  return withNotes(statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)));
+  const schedules = agentSchedule.runner?.positions() ?? [];
+  const late = agentSchedule.runner?.lateness();
+  return withNotes({ ...statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)), ...(schedules.length && { schedules }), ...(schedules.length && late && { scheduleLateness: late }) });
 }
 
 /** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */
@@ -103,7 +110,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
         // where each cause is counted (see plan.ts): a plain pipe's outer netem is its queue and its
         // inner netem the delay line with the random loss; otherwise the outer netem is the delay
         // line, and a drop in the tbf (its scheduler's queues) is counted by the delay line too
-        const plain = pipe.bw !== undefined && !scheduled(pipe);
+        const plain = pipe.bw !== undefined && !scheduled(pipe) && !pipe.schedule && !pipe.trace;
         const overflow = plain ? (outer.drops ?? 0) : (inner?.drops ?? 0);
         const random = plain ? (inner?.drops ?? 0) : (outer.drops ?? 0) - (inner?.drops ?? 0);
         const out = plain ? inner : (inner ?? outer);
@@ -209,6 +216,14 @@ export function formatStatus(s: Status): string {
         lines.push(`    queue ${`${q.queue}${q.instance ? ` #${q.instance}` : ''}`.padEnd(12)} ${String(q.packets).padStart(9)} ${String(q.bytes).padStart(10)}   ${''.padStart(13)} ${String(q.overflowDrops).padStart(8)}   ${q.backlog.packets} pkt${q.keys?.length ? `   ${q.keys.join(', ')}` : ''}`);
       }
     }
+  }
+  if (s.schedules?.length) {
+    lines.push('schedule (clock)          at (s)   point        bw     delay     plr   next (s)');
+    for (const p of s.schedules) {
+      const bw = p.outage ? `outage (${p.outage})` : p.bw === undefined ? '-' : `${(p.bw / 1e6).toFixed(3)}M`;
+      lines.push(`  ${`${p.pipe} (${p.clock})`.padEnd(22)} ${p.offsetS.toFixed(3).padStart(8)} ${String(p.index).padStart(7)} ${bw.padStart(9)} ${`${p.delayMs}ms`.padStart(9)} ${String(p.plr).padStart(7)} ${p.nextS === undefined ? '-' : p.nextS.toFixed(3).padStart(10)}`);
+    }
+    if (s.scheduleLateness) lines.push(`  changes sent after their instant: median ${s.scheduleLateness.p50Ms} ms, p99 ${s.scheduleLateness.p99Ms} ms (last ${s.scheduleLateness.batches})`);
   }
   lines.push('rule  action        packets      bytes');
   for (const r of s.rules) lines.push(`  ${String(r.number).padEnd(5)} ${`${r.action}${r.target ? ` ${r.target}` : ''}`.padEnd(12)} ${String(r.packets).padStart(9)} ${String(r.bytes).padStart(10)}`);

@@ -15,7 +15,7 @@ import { nextRuleNumber } from '../profile/resolve.ts';
 import type { Mask, Pipe, Profile, QueueSpec, Rule } from '../profile/schema.ts';
 
 /** Fields of a pipe ipfw has no words for. */
-const NOT_IN_IPFW = ['jitter', 'delayProfile', 'loss', 'duplicate', 'corrupt', 'reorder', 'overhead'] as const;
+const NOT_IN_IPFW = ['jitter', 'delayProfile', 'loss', 'duplicate', 'corrupt', 'reorder', 'overhead', 'schedule', 'trace'] as const;
 
 const MASK_WORDS: [keyof Mask, string][] = [
   ['srcIp', 'src-ip'],

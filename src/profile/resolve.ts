@@ -8,6 +8,7 @@ import { pointerToPath, show } from '../common/describe.ts';
 import type { Distribution, Port, Scheduler } from './schema.ts';
 import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
+import { resolveSchedule, resolveTrace, type ResolvedSchedule, type ResolvedTrace } from './timed.ts';
 
 export const ROOT = 'profile';
 
@@ -86,6 +87,10 @@ export interface ResolvedPipe {
   mask?: ResolvedMask;
   /** instances a mask may create (1 without a mask) */
   buckets: number;
+  /** bw, delay, plr and queue over time (timed.ts) */
+  schedule?: ResolvedSchedule;
+  /** a recorded capacity in place of bw (timed.ts) */
+  trace?: ResolvedTrace;
 }
 
 export interface ResolvedQueue {
@@ -174,6 +179,9 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
     const classes = Object.values(queues).filter((q) => q.pipe === name).reduce((n, q) => n + q.buckets, 1);
     if (classes > LIMITS.classes) errors.push(`${keyPath(`${ROOT}.pipes`, name)}: ${classes} queue instances feed it; allowed: at most ${LIMITS.classes}`);
     if (pipe.scheduler && pipe.scheduler !== 'fifo' && pipe.scheduler !== 'fq_codel') leaves += classes * pipe.buckets;
+    if (pipe.scheduler && (pipe.schedule || pipe.trace)) {
+      errors.push(`${keyPath(`${ROOT}.pipes`, name)}.${pipe.schedule ? 'schedule' : 'trace'}: a pipe that changes over time takes no scheduler or queues yet; allowed: a plain pipe (bw, delay, plr, queue)`);
+    }
     if (pipe.scheduler && pipe.bw === undefined && !Object.values(queues).some((q) => q.pipe === name)) {
       errors.push(`${keyPath(`${ROOT}.pipes`, name)}.scheduler: a scheduler needs a bottleneck: add "bw" to this pipe`);
     }
@@ -245,7 +253,7 @@ function resolvePipeAt(p: Obj, at: string, errors: string[]): ResolvedPipe {
   const bw = quantity(p.bw, `${at}.bw`, errors, parseBandwidth, (b) => outside(b, LIMITS.bw, 'bit/s', 'from 8 bit/s (1 Byte/s) to 100 Gbit/s; leave bw out for an unlimited pipe'));
   const delay = quantity(p.delay, `${at}.delay`, errors, parseDuration, (us) => outside(us, LIMITS.delay, 'µs', 'from 0 to 10 s'));
   const queue = queueSize(p.queue, `${at}.queue`, errors);
-  if (p.queue !== undefined && p.bw === undefined) {
+  if (p.queue !== undefined && p.bw === undefined && !isObject(p.trace)) {
     errors.push(`${at}.queue: a queue needs a bottleneck: add "bw" to this pipe, or remove "queue" (without bw nothing waits in a queue)`);
   }
   const pipe: ResolvedPipe = {
@@ -293,12 +301,37 @@ function resolvePipeAt(p: Obj, at: string, errors: string[]): ResolvedPipe {
   }
   if (typeof p.scheduler === 'string' && (SCHEDULERS as readonly string[]).includes(p.scheduler)) pipe.scheduler = p.scheduler as Scheduler;
   if (p.overhead !== undefined && p.bw === undefined) errors.push(`${at}.overhead: overhead only changes transmission time: add "bw" to this pipe`);
+  timedParts(p, pipe, at, errors);
   const mask = resolveMask(p.mask, `${at}.mask`, errors);
   if (mask) {
     pipe.mask = mask;
     pipe.buckets = isNumber(p.buckets) ? p.buckets : DEFAULT_BUCKETS;
   } else if (p.buckets !== undefined) errors.push(`${at}.buckets: buckets only count the instances a mask makes: add "mask" or remove "buckets"`);
   return pipe;
+}
+
+/** A pipe's schedule and trace, and what they cannot go with (docs/schedules.md). */
+function timedParts(p: Obj, pipe: ResolvedPipe, at: string, errors: string[]): void {
+  const schedule = resolveSchedule(p.schedule, `${at}.schedule`, errors, at);
+  const trace = resolveTrace(p.trace, `${at}.trace`, errors, at);
+  if (schedule) pipe.schedule = schedule;
+  if (trace) pipe.trace = trace;
+  if (!isObject(p.schedule) && !isObject(p.trace)) return;
+  const which = isObject(p.trace) ? 'trace' : 'schedule';
+  if (isObject(p.trace) && p.bw !== undefined) errors.push(`${at}.bw: a trace gives the pipe's bandwidth: remove "bw" or "trace"`);
+  const steps = isObject(p.schedule) && Array.isArray(p.schedule.steps) ? p.schedule.steps.filter(isObject) : [];
+  steps.forEach((step, i) => {
+    if (step.bw !== undefined && isObject(p.trace)) errors.push(`${at}.schedule.steps[${i}].bw: the trace gives the bandwidth; allowed here: delay, plr, queue, outage`);
+    else if ((step.bw !== undefined || step.queue !== undefined) && p.bw === undefined && !isObject(p.trace)) {
+      errors.push(`${at}.schedule.steps[${i}].${step.bw !== undefined ? 'bw' : 'queue'}: the pipe has no bottleneck to change: add "bw" to the pipe (its value before the first step)`);
+    }
+  });
+  if (isObject(p.schedule) && isObject(p.trace) && isObject(p.schedule) && typeof p.schedule.clock === 'string' && typeof p.trace.clock === 'string' && p.schedule.clock !== p.trace.clock) {
+    errors.push(`${at}.trace.clock: ${show(p.trace.clock)} differs from schedule.clock ${show(p.schedule.clock)}; a pipe runs on one clock`);
+  }
+  for (const field of ['mask', 'burst', 'scheduler', 'delayProfile'] as const) {
+    if (p[field] !== undefined) errors.push(`${at}.${field}: a pipe with a ${which} takes no ${field} yet; allowed with a ${which}: bw, delay, plr, jitter, loss, queue, overhead`);
+  }
 }
 
 function resolveQueueAt(q: Obj, at: string, errors: string[]): ResolvedQueue {

@@ -100,6 +100,59 @@ export const MaskSchema = Type.Object(
 
 const Buckets = Type.Integer({ minimum: 1, maximum: 256, description: 'instances made ready for a mask, from 1 to 256: the first N distinct keys get one each, in the order they appear; later keys share them' });
 
+/** One point of a schedule (links that change over time): from `at` on, the values it gives hold; `ramp` reaches them linearly from the previous point's. */
+const ScheduleStepSchema = Type.Object(
+  {
+    /** when, from the start of the clock (or of each period) */
+    at: Duration,
+    bw: Type.Optional(Bandwidth),
+    delay: Type.Optional(Duration),
+    plr: Type.Optional(Probability('packet loss rate')),
+    queue: Type.Optional(Queue),
+    /** true: bw, delay and plr move linearly from the previous point's values to these, reaching them at `at` */
+    ramp: Type.Optional(Type.Boolean({ description: 'true: reach these values linearly from the previous point' })),
+    /** the link passes nothing for this long from `at` */
+    outage: Type.Optional(Duration),
+    /** during the outage, arriving packets are dropped (default: they wait in the queue, as behind a link that is down) */
+    drop: Type.Optional(Type.Boolean({ description: 'true: packets arriving during the outage are dropped; absent or false: they wait' })),
+  },
+  { additionalProperties: false },
+);
+
+const ClockName = Type.String({ description: 'a clock name: pipes that name the same clock change together (up to 32 letters, digits, ".", "_" and "-")' });
+
+/** A pipe's values over time: steps, ramps and outages, once or repeated. */
+const ScheduleSchema = Type.Object(
+  {
+    /** pipes naming one clock share its start (an up and a down link that change together); default: the pipe's own */
+    clock: Type.Optional(ClockName),
+    /** repeat with this period; absent: run once, and the last point's values stay */
+    every: Type.Optional(Duration),
+    steps: Type.Array(ScheduleStepSchema, { minItems: 1, maxItems: 10000 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A recorded link's capacity replayed as the pipe's bottleneck, in place of `bw`: Mahimahi's format, or rate samples. */
+const TraceSchema = Type.Object(
+  {
+    /** a Mahimahi trace's text: one line per millisecond timestamp at which one 1500-byte packet may leave */
+    mahimahi: Type.Optional(Type.String()),
+    /** rate samples, one per line: a time and the rate from then on ("0ms 4Mbit/s", or "0 4000000": ms and bit/s) */
+    rates: Type.Optional(Type.String()),
+    /** a trace file on the PICOWIRE partition, or baked under /etc/picowire/traces/ */
+    file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'a file name: up to 64 letters, digits, ".", "_" and "-"' })),
+    /** the format of `file` (default: mahimahi) */
+    format: Type.Optional(Type.Union([Type.Literal('mahimahi'), Type.Literal('rates')])),
+    /** start again at the end (default true); false: the last rate stays */
+    loop: Type.Optional(Type.Boolean()),
+    /** the rate is set once per window: the trace's packets in each window (default 20ms) */
+    window: Type.Optional(Duration),
+    clock: Type.Optional(ClockName),
+  },
+  { additionalProperties: false },
+);
+
 /** One emulated link, as `ipfw pipe N config bw B delay D plr P queue Q ...`. */
 export const PipeSchema = Type.Object(
   {
@@ -129,6 +182,10 @@ export const PipeSchema = Type.Object(
     /** one pipe instance per distinct masked key */
     mask: Type.Optional(MaskSchema),
     buckets: Type.Optional(Buckets),
+    /** bw, delay, plr and queue over time: steps, ramps, outages (docs/schedules.md) */
+    schedule: Type.Optional(ScheduleSchema),
+    /** a recorded link's capacity, in place of bw (docs/schedules.md) */
+    trace: Type.Optional(TraceSchema),
   },
   { additionalProperties: false },
 );
@@ -214,6 +271,8 @@ export type Pipe = Static<typeof PipeSchema>;
 export type QueueSpec = Static<typeof QueueSchema>;
 export type Rule = Static<typeof RuleSchema>;
 export type Mask = Static<typeof MaskSchema>;
+export type Schedule = Static<typeof ScheduleSchema>;
+export type Trace = Static<typeof TraceSchema>;
 export type Port = 'a' | 'b';
 export type Protocol = (typeof PROTOCOLS)[number] | number;
 export type Scheduler = (typeof SCHEDULERS)[number];

@@ -1,0 +1,93 @@
+// Links that change over time against real traffic (issue 18), in the real image: a schedule's
+// steps and an outage in which packets wait (none lost), and a cellular-like trace replayed on the
+// wire, delivered window by window as the trace allows. One boot, two pipes on two UDP ports.
+// Timings are not asserted beyond generous sanity bounds (QEMU TCG on a shared machine): the bench
+// (bench/schedule.ts) measures them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesPerWindow, pacedUdp } from '../../src/lab/arrivals.ts';
+import { runOnConsole } from '../../src/lab/console.ts';
+import { withLab } from '../../src/lab/lab.ts';
+import type { Status } from '../../src/agent/status.ts';
+import type { Profile } from '../../src/profile/schema.ts';
+import { median } from '../../src/lab/stats.ts';
+import { IMAGES, testNeeding } from '../helpers/env.ts';
+import { traceAllowance, align } from '../helpers/trace-fit.ts';
+
+const PXE = join(IMAGES, 'default-pxe');
+const TRACE = readFileSync(new URL('../fixtures/traces/cellular-8s.mahi', import.meta.url), 'utf8');
+/** a 1472-byte datagram is a 1514-byte frame: one trace opportunity */
+const FULL = 1472;
+
+const profile: Profile = {
+  name: 'timed',
+  pipes: {
+    // 2 Mbit/s, then 1 Mbit/s from 1 s, an outage from 2 to 3 s in which packets wait; every 4 s
+    steps: { bw: '2Mbit/s', delay: '5ms', queue: '256KB', schedule: { clock: 'c', every: '4s', steps: [{ at: '1s', bw: '1Mbit/s' }, { at: '2s', outage: '1s' }] } },
+    cell: { delay: '5ms', trace: { mahimahi: TRACE, window: '20ms' } },
+  },
+  rules: [
+    { from: 'a', proto: 'udp', dstPort: 6001, pipe: 'steps' },
+    { from: 'a', proto: 'udp', dstPort: 6002, pipe: 'cell' },
+  ],
+};
+
+async function readStatus(vm: Parameters<Parameters<typeof withLab>[3]>[1]): Promise<Status> {
+  const out = await runOnConsole(vm, 'dmesg -n 1; picowire status --json', 60_000);
+  return JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Status;
+}
+
+testNeeding(['root', 'qemu', 'image'], 'a schedule steps and holds packets through its outages, and a cellular trace is delivered window by window as it allows', async (t) => {
+  await withLab(PXE, 'direct', JSON.stringify(profile), async (lab, vm) => {
+    const { left, right } = lab;
+    const status = await readStatus(vm);
+    t.log(`status: ${JSON.stringify(status.schedules)}`);
+    const steps = status.schedules?.find((s) => s.pipe === 'steps');
+    t.is(steps?.clock, 'c', 'picowire status shows where the pipe is on its clock');
+    t.true((status.schedules ?? []).some((s) => s.pipe === 'cell'));
+
+    // 300 kbit/s of 1000-byte datagrams for 9 s: below every rate, so only the outages hold packets
+    const a = await pacedUdp(left, right, { port: 6001, rateBps: 300e3, size: 1000, seconds: 9, drainS: 3 });
+    const seqs = new Set(a.received.map(([s]) => s));
+    const lost = a.sent.length - seqs.size;
+    const times = a.received.map(([, at]) => at).sort((x, y) => x - y);
+    const gaps = times.slice(1).map((at, i) => at - times[i]!);
+    const long = gaps.filter((g) => g > 700);
+    t.log(`steps: ${a.sent.length} sent, ${lost} lost; gaps over 0.7 s: ${long.map((g) => g.toFixed(0)).join(', ')} ms`);
+    t.is(lost, 0, 'no packet lost: an outage that waits holds them');
+    // 9 s of a 4-second period holds two whole outages of 1 s (a third may start at the edges)
+    t.true(long.length >= 2 && long.length <= 3, `the outages left gaps in the arrivals (${long.length})`);
+    t.true(long.every((g) => g < 1400), `each gap lasts about the 1 s outage (${long.map((g) => g.toFixed(0)).join(', ')} ms)`);
+
+    // a saturating flow through the trace: 8 Mbit/s of full-size datagrams, above the trace's peaks
+    const seconds = 8;
+    const b = await pacedUdp(left, right, { port: 6002, rateBps: 8e6, size: FULL, seconds, drainS: 2 });
+    const windows = 10 * seconds - 10; // the first and last half second left out (start-up, drain)
+    const measured = bytesPerWindow(b, b.start + 500, 100, windows);
+    const allowance = traceAllowance(TRACE, 100, FULL);
+    const fit = align(measured, allowance, 10);
+    const allowed = fit.allowed;
+    const total = measured.reduce((s, x) => s + x, 0), totalAllowed = allowed.reduce((s, x) => s + x, 0);
+    const errors = measured.map((m, i) => Math.abs(m - allowed[i]!) / Math.max(1, allowed[i]!));
+    const mean = totalAllowed / windows;
+    const absErr = measured.map((m, i) => Math.abs(m - allowed[i]!));
+    t.log(`trace: delivered ${(total / totalAllowed * 100).toFixed(1)} % of what the trace allows over ${windows} windows of 100 ms (aligned at ${fit.shiftMs} ms); median |error| per window ${(median(absErr) / mean * 100).toFixed(1)} % of the mean window, ${(median(errors) * 100).toFixed(1)} % of its own`);
+    t.true(total / totalAllowed > 0.85 && total / totalAllowed < 1.1, `the trace's total (${(total / totalAllowed).toFixed(3)} of it)`);
+    t.true(median(absErr) < 0.25 * mean, 'window by window, within a quarter of the mean window at the median');
+    // the trace's outage (0.5 s at 5 s): the windows wholly inside it deliver (almost) nothing
+    const dark = allowed.map((x, i) => (x === 0 ? measured[i]! : -1)).filter((x) => x >= 0);
+    t.log(`windows the trace allows nothing: ${dark.length}, delivered in them: ${dark.join(', ')} bytes`);
+    t.true(dark.length >= 3 && dark.every((x) => x <= 2 * FULL), 'the trace\'s outage passes nothing (a frame of slack at its edges)');
+
+    // a runtime change replaces the schedules whole: the trace's pipe goes, the other's clock starts again
+    const changed: Profile = { name: 'timed-2', pipes: { steps: { bw: '2Mbit/s', delay: '5ms', schedule: { clock: 'd', every: '10s', steps: [{ at: '5s', bw: '500Kbit/s' }] } } }, rules: [profile.rules[0]!] };
+    const text = JSON.stringify(changed);
+    await runOnConsole(vm, `printf '%s' '${text}' > /tmp/changed.json`, 30_000);
+    const applied = await runOnConsole(vm, 'picowire apply /tmp/changed.json', 60_000);
+    t.regex(applied, /applied profile timed-2/);
+    const after = (await readStatus(vm)).schedules ?? [];
+    t.log(`after the change: ${JSON.stringify(after)}`);
+    t.deepEqual(after.map((p) => [p.pipe, p.clock]), [['steps', 'd']], 'only the new profile\'s schedule runs');
+    t.true(after[0]!.offsetS < 5 && after[0]!.bw === 2e6, `its clock started at the change (${after[0]!.offsetS} s in)`);
+  });
+});
