@@ -4,6 +4,7 @@
 // cannot honour is refused, naming the field and why (docs/profiles.md#aqm).
 import test from 'ava';
 import { plan, type KernelState } from '../../src/agent/plan.ts';
+import { stateAfter } from '../../src/agent/apply.ts';
 import { redBurst, tcRedWlog, RED_AVPKT } from '../../src/agent/aqm.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
@@ -58,6 +59,12 @@ test('fq_codel keeps its flows when the kernel has them, and is made again when 
   const changed = portB(p, have(1024)).filter((l) => l.includes('8000:'));
   t.deepEqual(changed[0], 'qdisc del dev b parent 4000:1 handle 8000:');
   t.regex(changed[1]!, /fq_codel limit \d+ flows 256 /);
+  // the agent's model of what it applied remembers the flows, so a later change of flows alone remakes it too
+  const first = plan(p, fresh);
+  const model = stateAfter(fresh, first);
+  t.is(model.qdiscs.find((q) => q.handle === '8000:' && q.dev === 'b')?.options?.flows, 256);
+  const next = plan(onePipe({ bw: '1Mbit/s', scheduler: 'fq_codel', fq: { flows: 1024 } }), model).tc.filter((l) => / dev b .*8000:/.test(l));
+  t.deepEqual(next[0], 'qdisc del dev b parent 4000:1 handle 8000:');
 });
 
 test('what the tc engine cannot honour is refused, naming the field and why', (t) => {
