@@ -11,7 +11,7 @@ import type { ExecutionContext } from 'ava';
 import { runOnConsole } from '../../src/lab/console.ts';
 import type { TestHost } from '../../src/lab/hosts.ts';
 import { withLab } from '../../src/lab/lab.ts';
-import { pingRtt, tcpFlow, udpFlow } from '../../src/lab/measure.ts';
+import { iperf3Tcp, pingRtt, udpFlow } from '../../src/lab/measure.ts';
 import type { Vm } from '../../src/lab/qemu.ts';
 import { binomialInterval, mean, median, stddev } from '../../src/lab/stats.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
@@ -54,9 +54,9 @@ const PLANS = [
   link('droptail', { aqm: { type: 'droptail' } }),
 ];
 
-/** A ping's RTTs beside a bulk TCP flow from left to right: the flow starts, settles for 5 s, then 40 pings 0.2 s apart. */
-async function pingUnderLoad(left: TestHost, right: TestHost, port: number): Promise<number[]> {
-  const bulk = tcpFlow(left, right, { port, seconds: 15 });
+/** A ping's RTTs beside bulk TCP from left to right (four flows, as bufferbloat tests load a link): they start, settle for 5 s, then 40 pings 0.2 s apart. */
+async function pingUnderLoad(left: TestHost, right: TestHost): Promise<number[]> {
+  const bulk = iperf3Tcp(left, right, { seconds: 15, parallel: 4 });
   await sleep(5_000);
   const ping = await pingRtt(left, right, { count: 40, intervalS: 0.2, waitS: 3 });
   await bulk;
@@ -80,7 +80,7 @@ async function qdiscStats(vm: Vm, kind: string): Promise<string> {
   return out;
 }
 
-testNeeding(['root', 'qemu', 'image'], 'AQM in the image: tc takes every AQM plan; codel, pie and fq_codel keep a ping\'s delay low beside bulk TCP where droptail does not; codel marks ECN instead of dropping; RED settles where max_p puts it', async (t) => {
+testNeeding(['root', 'qemu', 'image'], 'the image\'s tc takes every AQM plan, one after another; RED\'s standing queue under overload sits where its max_p puts it', async (t) => {
   await withLab(PXE, 'direct', JSON.stringify(link('start', {})), async (lab, vm) => {
     const { left, right } = lab;
     await runOnConsole(vm, 'dmesg -n 1', 30_000);
@@ -93,48 +93,7 @@ testNeeding(['root', 'qemu', 'image'], 'AQM in the image: tc takes every AQM pla
       if (p.name === 'fq-codel-flows') t.regex(await qdiscStats(vm, 'fq_codel'), /flows 1024 .*target 5ms interval 100ms.*\becn\b/, 'fq_codel made again with 1024 flows, dummynet\'s defaults (ecn on)');
     }
 
-    // 2. delay beside bulk TCP. FreeBSD's ipfw(8): CoDel keeps the persistent queue delay near its
-    // target (5 ms), PIE near its own (15 ms), fq_codel gives a light flow its own queue; a droptail
-    // queue fills (100 frames = 606 ms at 2 Mbit/s). The box is the same; only the pipe's aqm changes.
-    const base = median((await pingRtt(left, right, { count: 10, intervalS: 0.1 })).rttsMs);
-    const full = (QUEUE * FRAME_BITS) / BW * 1e3;
-    const delays: Record<string, number> = {};
-    for (const [i, [name, extra]] of ([['droptail', {}], ['codel', { aqm: { type: 'codel' } }], ['pie', { aqm: { type: 'pie' } }], ['fq_codel', { scheduler: 'fq_codel' }]] as const).entries()) {
-      if (!(await apply(t, vm, link(`delay-${name.replace('_', '-')}`, extra)))) continue;
-      const rtts = await pingUnderLoad(left, right, 5300 + i);
-      delays[name] = median(rtts) - base;
-      t.log(`${name}: ping queueing delay median ${delays[name]!.toFixed(1)} ms (${rtts.length} replies, RTT without load ${base.toFixed(1)} ms; the full queue is ${full.toFixed(0)} ms)`);
-    }
-    t.true(delays.droptail! > full / 3, `droptail lets the queue grow: ${delays.droptail} ms of ${full.toFixed(0)}`);
-    for (const name of ['codel', 'pie', 'fq_codel']) {
-      t.true(delays[name]! < delays.droptail! / 4, `${name} keeps the delay under a quarter of droptail's: ${delays[name]} ms against ${delays.droptail} ms`);
-    }
-
-    // 3. ECN: the sender asks for ECN (net.ipv4.tcp_ecn=1); codel with ecn marks CE instead of
-    // dropping (FreeBSD's ipfw(8): "ecn enables packet marking (instead of dropping) for ECN-enabled
-    // TCP flows"), and noecn (the default) drops and marks nothing.
-    await left.exec(['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
-    for (const ecn of [true, false]) {
-      if (!(await apply(t, vm, link(ecn ? 'codel-ecn-on' : 'codel-ecn-off', { aqm: { type: 'codel', ecn } })))) continue;
-      await ecnCounters(right, 'make');
-      await tcpFlow(left, right, { port: ecn ? 5310 : 5311, seconds: 10 });
-      const { ce, ect } = await ecnCounters(right, 'read');
-      const codel = await qdiscStats(vm, 'codel');
-      const dropped = Number(/dropped (\d+)/.exec(codel)?.[1] ?? NaN);
-      const marked = Number(/ecn_mark (\d+)/.exec(codel)?.[1] ?? NaN);
-      t.log(`codel ${ecn ? 'ecn' : 'noecn'}: the receiver saw ${ce} CE and ${ect} ECT packets; codel marked ${marked}, dropped ${dropped}`);
-      t.true(ect > 100, 'the flow is ECN-capable');
-      if (ecn) {
-        t.true(ce > 0 && marked > 0, 'codel marks CE');
-        t.true(dropped <= marked / 10, `codel marks rather than drops: ${dropped} dropped, ${marked} marked`);
-      } else {
-        t.is(ce, 0, 'noecn marks nothing');
-        t.true(dropped > 0, 'noecn drops instead');
-      }
-    }
-    await left.exec(['sysctl', '-qw', 'net.ipv4.tcp_ecn=2']);
-
-    // 4. RED under a steady UDP overload of full-size frames. In equilibrium RED drops the share d of
+    // 2. RED under a steady UDP overload of full-size frames. In equilibrium RED drops the share d of
     // arrivals that the link cannot carry; RED's drops (dummynet's and Linux's alike) come one in
     // 1..1/p_b packets, uniformly, so d = 2 p_b / (1 + p_b), and p_b = max_p (avg - min_th) / (max_th -
     // min_th): the average queue settles at min_th + (max_th - min_th) (d / (2 - d)) / max_p. From the
@@ -167,5 +126,54 @@ testNeeding(['root', 'qemu', 'image'], 'AQM in the image: tc takes every AQM pla
       t.true(early > 0, 'RED drops');
       t.true(got + err >= expected[0] && got - err <= expected[1], `the queue settles where max_p ${red.maxP} puts it: ${got.toFixed(1)} ± ${err.toFixed(1)} against [${expected[0].toFixed(1)}, ${expected[1].toFixed(1)}]`);
     }
+  });
+});
+
+testNeeding(['root', 'qemu', 'image'], 'codel, pie and fq_codel keep a ping\'s delay low beside bulk TCP where droptail lets it grow; codel with ecn marks CE instead of dropping', async (t) => {
+  await withLab(PXE, 'direct', JSON.stringify(link('start', {})), async (lab, vm) => {
+    const { left, right } = lab;
+    await runOnConsole(vm, 'dmesg -n 1', 30_000);
+
+    // 1. delay beside bulk TCP. FreeBSD's ipfw(8): CoDel keeps the persistent queue delay near its
+    // target (5 ms), PIE near its own (15 ms), fq_codel gives a light flow its own queue; a droptail
+    // queue fills (100 frames = 606 ms at 2 Mbit/s). The box is the same; only the pipe's aqm changes.
+    const base = median((await pingRtt(left, right, { count: 10, intervalS: 0.1 })).rttsMs);
+    const full = (QUEUE * FRAME_BITS) / BW * 1e3;
+    const delays: Record<string, number> = {};
+    for (const [name, extra] of ([['droptail', {}], ['codel', { aqm: { type: 'codel' } }], ['pie', { aqm: { type: 'pie' } }], ['fq_codel', { scheduler: 'fq_codel' }]] as const)) {
+      if (!(await apply(t, vm, link(`delay-${name.replace('_', '-')}`, extra)))) continue;
+      const rtts = await pingUnderLoad(left, right);
+      delays[name] = median(rtts) - base;
+      t.log(`${name}: ping queueing delay median ${delays[name]!.toFixed(1)} ms (${rtts.length} replies, RTT without load ${base.toFixed(1)} ms; the full queue is ${full.toFixed(0)} ms)`);
+    }
+    t.true(delays.droptail! > full / 3, `droptail lets the queue grow: ${delays.droptail} ms of ${full.toFixed(0)}`);
+    for (const name of ['codel', 'pie', 'fq_codel']) {
+      t.true(delays[name]! < delays.droptail! / 4, `${name} keeps the delay under a quarter of droptail's: ${delays[name]} ms against ${delays.droptail} ms`);
+    }
+
+    // 2. ECN: the sender asks for ECN (net.ipv4.tcp_ecn=1); codel with ecn marks CE instead of
+    // dropping (FreeBSD's ipfw(8): "ecn enables packet marking (instead of dropping) for ECN-enabled
+    // TCP flows"), and noecn (the default) drops and marks nothing.
+    await left.exec(['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
+    for (const ecn of [true, false]) {
+      if (!(await apply(t, vm, link(ecn ? 'codel-ecn-on' : 'codel-ecn-off', { aqm: { type: 'codel', ecn } })))) continue;
+      await ecnCounters(right, 'make');
+      await iperf3Tcp(left, right, { seconds: 10, parallel: 4 });
+      const { ce, ect } = await ecnCounters(right, 'read');
+      const codel = await qdiscStats(vm, 'codel');
+      const dropped = Number(/dropped (\d+)/.exec(codel)?.[1] ?? NaN);
+      const marked = Number(/ecn_mark (\d+)/.exec(codel)?.[1] ?? NaN);
+      t.log(`codel ${ecn ? 'ecn' : 'noecn'}: the receiver saw ${ce} CE and ${ect} ECT packets; codel marked ${marked}, dropped ${dropped}`);
+      t.true(ect > 100, 'the flow is ECN-capable');
+      if (ecn) {
+        t.true(ce > 0 && marked > 0, 'codel marks CE');
+        t.true(dropped <= marked / 10, `codel marks rather than drops: ${dropped} dropped, ${marked} marked`);
+      } else {
+        t.is(ce, 0, 'noecn marks nothing');
+        t.true(dropped > 0, 'noecn drops instead');
+      }
+    }
+    await left.exec(['sysctl', '-qw', 'net.ipv4.tcp_ecn=2']);
+
   });
 });
