@@ -5,6 +5,8 @@
 // marks an ECN flow's packets (CE, counted by nft in the receiver's namespace) where noecn drops
 // them; RED's standing queue under a steady overload sits where its configured max_p puts it.
 // Left (198.18.0.1) is on port a: the pipes take traffic from a, so data from left to right.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
@@ -18,12 +20,13 @@ import { IMAGES, testNeeding } from '../helpers/env.ts';
 
 const PXE = join(IMAGES, 'default-pxe');
 const FRAME_BITS = 1514 * 8;
-const BW = 2e6;
-/** the bottleneck's queue in the delay test: 100 full-size frames, 606 ms at 2 Mbit/s */
-const QUEUE = 100;
+/** the delay test's link: 10 Mbit/s, a queue of 300 full-size frames (363 ms); four reno flows keep at least 4 × 2 frames (10 ms) in any queue */
+const BW = 10e6;
+const QUEUE = 300;
+const fast = (name: string, extra: object) => ({ name, pipes: { p: { bw: BW, queue: QUEUE, ...extra } }, rules: [{ from: 'a', pipe: 'p' }] });
 
 /** One pipe from a at 2 Mbit/s with this queue management. */
-const link = (name: string, extra: object) => ({ name, pipes: { p: { bw: '2Mbit/s', queue: QUEUE, ...extra } }, rules: [{ from: 'a', pipe: 'p' }] });
+const link = (name: string, extra: object) => ({ name, pipes: { p: { bw: '2Mbit/s', queue: 100, ...extra } }, rules: [{ from: 'a', pipe: 'p' }] });
 
 /** Applies a profile at the console; fails the test with the box's answer unless it was applied. */
 async function apply(t: ExecutionContext, vm: Vm, profile: { name: string }): Promise<boolean> {
@@ -63,14 +66,20 @@ async function pingUnderLoad(left: TestHost, right: TestHost): Promise<number[]>
   return ping.rttsMs;
 }
 
-/** nft counters of CE- and ECT-marked IPv4 packets arriving in a host's namespace. */
+/** nft counters of CE- and ECT-marked IPv4 packets arriving in a host's namespace (a table of the test's own there). */
 async function ecnCounters(host: TestHost, op: 'make' | 'read'): Promise<{ ce: number; ect: number }> {
+  const nft = async (args: string[]) => {
+    const r = await host.exec(['/usr/sbin/nft', ...args]);
+    if (r.exitCode !== 0) throw new Error(`nft ${args.join(' ')} in ${host.name}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
   if (op === 'make') {
-    const script = 'table inet pwaqm {\n chain in { type filter hook input priority 0; ip ecn ce counter; ip ecn { ect0, ect1 } counter; }\n}\n';
-    await host.exec(['sh', '-c', `nft delete table inet pwaqm 2>/dev/null; printf '%s' '${script}' | nft -f -`]);
+    const file = join(await mkdtemp(join(tmpdir(), 'pwaqm-')), 'ecn.nft');
+    await writeFile(file, 'table inet pwaqm {\n chain in { type filter hook input priority 0; ip ecn ce counter; ip ecn { ect0, ect1 } counter; }\n}\n');
+    await host.exec(['/usr/sbin/nft', 'delete', 'table', 'inet', 'pwaqm']);
+    await nft(['-f', file]);
   }
-  const out = (await host.exec(['nft', 'list', 'table', 'inet', 'pwaqm'])).stdout;
-  const counts = [...out.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  const counts = [...(await nft(['list', 'table', 'inet', 'pwaqm'])).matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
   return { ce: counts[0] ?? NaN, ect: counts[1] ?? NaN };
 }
 
@@ -134,14 +143,20 @@ testNeeding(['root', 'qemu', 'image'], 'codel, pie and fq_codel keep a ping\'s d
     const { left, right } = lab;
     await runOnConsole(vm, 'dmesg -n 1', 30_000);
 
+    // the lab's hosts take the host's congestion control, here BBR, which holds its queue by its own
+    // minimum window whatever the AQM does (4 flows × 8 packets stayed 190 ms in any queue); a
+    // loss-based sender, as FreeBSD's own (NewReno, CUBIC), is what AQM is for: reno, the one a
+    // namespace may choose here
+    await left.exec(['sysctl', '-qw', 'net.ipv4.tcp_congestion_control=reno']);
+
     // 1. delay beside bulk TCP. FreeBSD's ipfw(8): CoDel keeps the persistent queue delay near its
     // target (5 ms), PIE near its own (15 ms), fq_codel gives a light flow its own queue; a droptail
-    // queue fills (100 frames = 606 ms at 2 Mbit/s). The box is the same; only the pipe's aqm changes.
+    // queue fills (300 frames = 363 ms at 10 Mbit/s). The box is the same; only the pipe's aqm changes.
     const base = median((await pingRtt(left, right, { count: 10, intervalS: 0.1 })).rttsMs);
     const full = (QUEUE * FRAME_BITS) / BW * 1e3;
     const delays: Record<string, number> = {};
     for (const [name, extra] of ([['droptail', {}], ['codel', { aqm: { type: 'codel' } }], ['pie', { aqm: { type: 'pie' } }], ['fq_codel', { scheduler: 'fq_codel' }]] as const)) {
-      if (!(await apply(t, vm, link(`delay-${name.replace('_', '-')}`, extra)))) continue;
+      if (!(await apply(t, vm, fast(`delay-${name.replace('_', '-')}`, extra)))) continue;
       const rtts = await pingUnderLoad(left, right);
       delays[name] = median(rtts) - base;
       t.log(`${name}: ping queueing delay median ${delays[name]!.toFixed(1)} ms (${rtts.length} replies, RTT without load ${base.toFixed(1)} ms; the full queue is ${full.toFixed(0)} ms)`);
@@ -158,11 +173,17 @@ testNeeding(['root', 'qemu', 'image'], 'codel, pie and fq_codel keep a ping\'s d
     for (const ecn of [true, false]) {
       if (!(await apply(t, vm, link(ecn ? 'codel-ecn-on' : 'codel-ecn-off', { aqm: { type: 'codel', ecn } })))) continue;
       await ecnCounters(right, 'make');
+      // codel's counters outlive a change of its parameters in place: this flow's are the difference
+      const codelCounts = async () => {
+        const s = await qdiscStats(vm, 'codel');
+        return { dropped: Number(/dropped (\d+)/.exec(s)?.[1] ?? NaN), marked: Number(/ecn_mark (\d+)/.exec(s)?.[1] ?? NaN) };
+      };
+      const before = await codelCounts();
       await iperf3Tcp(left, right, { seconds: 10, parallel: 4 });
       const { ce, ect } = await ecnCounters(right, 'read');
-      const codel = await qdiscStats(vm, 'codel');
-      const dropped = Number(/dropped (\d+)/.exec(codel)?.[1] ?? NaN);
-      const marked = Number(/ecn_mark (\d+)/.exec(codel)?.[1] ?? NaN);
+      const after = await codelCounts();
+      const dropped = after.dropped - before.dropped;
+      const marked = after.marked - before.marked;
       t.log(`codel ${ecn ? 'ecn' : 'noecn'}: the receiver saw ${ce} CE and ${ect} ECT packets; codel marked ${marked}, dropped ${dropped}`);
       t.true(ect > 100, 'the flow is ECN-capable');
       if (ecn) {
