@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { writeReadmeBlock } from '../readme.ts';
 import { join } from 'node:path';
+import { AQM_FULL_MS } from './aqm.ts';
 import { BDP_IDEAL_BPS } from './bdp.ts';
 import { DELAYS_MS, delayTarget, JITTER, NORMAL_IQR } from './delay.ts';
 import { QUEUE_BOUND_MS } from './queue.ts';
@@ -152,6 +153,12 @@ function sections(r: FidelityResults): string[] {
     s.push('## Change glitch and apply latency', '', `A UDP probe at 1000 packets/s (64-byte payloads) while \`picowire apply\` switched between two profiles of one shape ${c.changes} times (${c.changesTookS} s). The probe's pipe has a 5000-packet queue; its drops (overflow and random) are the profile's, anything else lost is a glitch of the change.`, '');
     s.push(table(['changes applied', 'probe sent', 'lost', 'dropped by the profile', 'unexplained', 'apply p50 (ms)', 'p99 (ms)', 'max (ms)'], [[`${c.applied}/${c.changes}`, c.probeSent, c.probeLost, c.pipeDrops, c.unexplained, c.latencyP50Ms, c.latencyP99Ms.toFixed(0), c.latencyMaxMs]]));
     s.push('');
+  }
+
+  if (r.aqm?.length) {
+    s.push('## Queue management under load', '', `One pipe of 10 Mbit/s with a 300-frame queue (${AQM_FULL_MS.toFixed(0)} ms full), four NewReno TCP flows through it (right → left) and pings beside them from 5 s in, 0.15 s apart. Queueing delay = the ping's RTT − the unshaped address's median RTT at the same time. The same link with each queue management (docs/profiles.md#aqm for how each maps onto Linux); drops are the pipe's (queue and AQM).`, '');
+    s.push(table(['queue management', 'pipe', 'queueing median (ms)', 'p90 (ms)', 'pings lost', 'goodput (% of 1448/1514 of 10 Mbit/s)', 'drops'], r.aqm.map((a) => [a.how, code([JSON.stringify(a.pipe)]), a.queueingMedianMs, a.queueingP90Ms, `${a.pingsSent - a.pingsReceived}/${a.pingsSent}`, pct(a.goodputRatio), a.drops])));
+    s.push('', "A droptail pipe's bottleneck is netem's rate; a pipe with queue management takes the scheduled form (the delay line, a tbf at the rate with one frame of burst, then the AQM qdisc). With AQM the flows got less of the link than with droptail, and both forms share the blame: in one boot on 2026-12-07 (four reno flows, 10 s each, the same 10 Mbit/s pipe with 300 frames) netem's rate carried 9.56 Mbit/s, the scheduled form with a plain fifo (droptail through the tbf) 7.08, the same with a 3-frame bucket 6.86, and with CoDel 5.59 Mbit/s: under TCG the tbf path itself costs about a quarter at 10 Mbit/s (pipes with a scheduler or burst have it too), the AQM's small queue at a round trip of about 2 ms another fifth.", '');
   }
 
   if (r.cost) {

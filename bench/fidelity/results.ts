@@ -1,4 +1,5 @@
 // The shape of bench/fidelity-results.json: every figure with its configuration, the machine and the date.
+import type { AqmRow } from './aqm.ts';
 import type { BdpRow } from './bdp.ts';
 import type { ChangeResult } from './change.ts';
 import type { CostResult } from './cost.ts';
@@ -29,6 +30,8 @@ export interface FidelityResults {
   queue?: QueueRun[];
   bdp?: BdpRow[];
   change?: ChangeResult;
+  /** queue management under load: droptail, RED, CoDel, PIE, fq_codel */
+  aqm?: AqmRow[];
   cost?: CostResult;
   /** steps measured again later (run.ts --only) and merged in, with the errors they replaced */
   supplements?: { date: string; steps: string[]; durationS: number; replaced: string[] }[];

@@ -16,6 +16,7 @@ import { addHostAddress } from '../../src/lab/hosts.ts';
 import { withLab } from '../../src/lab/lab.ts';
 import { pingRtt } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
+import { measureAqm } from './aqm.ts';
 import { measureBdp, measureBdpWrapper } from './bdp.ts';
 import { measureChange } from './change.ts';
 import { applyProfile, attempt, LEFT_ALT, OPEN, plainBridge, round, type Ctx } from './common.ts';
@@ -81,6 +82,7 @@ async function measure(quick: boolean, only?: string[]): Promise<FidelityResults
       r.queue = queue ? [queue] : [];
       r.bdp = (await step('large BDP', () => measureBdp(ctx))) ?? [];
       r.change = await step('change glitch and apply latency', () => measureChange(ctx));
+      r.aqm = await step('aqm', () => measureAqm(ctx));
 
       // the same kernel, configured the way tc wrappers do
       const plain = await step('plain bridge', async () => {

@@ -70,9 +70,12 @@ export function stateAfter(before: KernelState, p: Plan): KernelState {
     if (m) {
       const [, dev, parent, handle, kind] = m as unknown as [string, string, string, string, string];
       const existing = qdiscs.find((q) => q.dev === dev && q.handle === handle);
+      // an fq scheduler's flows, which the kernel sets only when it makes one (see plan.ts)
+      const flows = / flows (\d+)\b/.exec(line);
+      const options = flows ? { options: { flows: Number(flows[1]) } } : {};
       if (existing && existing.kind === kind && existing.parent === parent) continue;
       remove(dev, (q) => q.handle === handle || q.parent === parent);
-      qdiscs.push({ dev, parent, handle, kind });
+      qdiscs.push({ dev, parent, handle, kind, ...options });
       continue;
     }
     m = /^qdisc del dev (\S+) (?:root|parent \S+) handle (\S+)/.exec(line);

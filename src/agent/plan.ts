@@ -68,6 +68,8 @@ import type { Port, Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import type { MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
 import { maxScheduledDelay, positionAt, type TimedValues } from '../profile/timed.ts';
+import type { ResolvedAqm } from '../profile/aqm.ts';
+import { aqmQdisc, fqQdisc } from './aqm.ts';
 
 /** One qdisc as `tc -j qdisc show` reports it. */
 export interface TcQdisc {
@@ -76,6 +78,8 @@ export interface TcQdisc {
   handle: string;
   parent?: string;
   root?: boolean;
+  /** the qdisc's parameters as tc prints them (fq_codel's and fq_pie's flows, which Linux cannot change in place) */
+  options?: { flows?: number };
 }
 
 /** What the kernel has now, as far as the plan depends on it. */
@@ -169,7 +173,7 @@ export function instanceHandles(k: number): { classid: string; priority: number;
 
 /** Whether a pipe's bottleneck is a tbf with a scheduler under it (rather than netem's rate). */
 export function scheduled(pipe: ResolvedPipe): boolean {
-  return pipe.bw !== undefined && (pipe.scheduler !== undefined || pipe.burst !== undefined);
+  return pipe.bw !== undefined && (pipe.scheduler !== undefined || pipe.burst !== undefined || pipe.aqm !== undefined);
 }
 
 /** What a profile asks the kernel for; null means no profile yet: the bridge does not forward. */
@@ -251,7 +255,7 @@ function instanceLines(
   port: Port,
   k: number,
   pipe: ResolvedPipe,
-  queues: [string, { weight: number; queue: QueueSize; buckets: number }][],
+  queues: [string, { weight: number; queue: QueueSize; buckets: number; aqm?: ResolvedAqm }][],
   where: Layout,
   firstLeaf: number,
   have: TcQdisc[],
@@ -284,14 +288,24 @@ function instanceLines(
   const sched = pipe.scheduler ?? 'fifo';
   const schedParent = `${h.inner.slice(0, -1)}:1`;
   const pipeQueue: QueueSize = pipe.queue ?? { packets: queue };
-  if (sched === 'fifo' || sched === 'fq_codel') {
+  if (sched === 'fq_codel' || sched === 'fq_pie') {
+    // one scheduler that hashes flows itself: the queues' classes, weights and aqm do not apply (dummynet's fq_* ignore them too)
+    const existing = underShaper.find((q) => q.handle === h.scheduler && q.kind === sched && q.parent === schedParent);
+    // Linux cannot change an fq scheduler's number of flows: one with other flows is made again
+    const reflow = existing?.options?.flows !== undefined && existing.options.flows !== (pipe.fq?.flows ?? 1024);
+    const spec = fqQdisc(sched, pipe.aqm, pipe.fq, sizePackets(pipeQueue), !existing || reflow);
+    if (reflow) lines.push(`qdisc del dev ${port} parent ${schedParent} handle ${h.scheduler}`);
+    lines.push(...qdisc(port, schedParent, h.scheduler, spec.kind, spec.params, reflow ? [] : underShaper));
+    return { tc: lines, leaves: 0 };
+  }
+  if (sched === 'fifo') {
     // one queue for everything: the queues' classes and weights do not apply (dummynet's fifo does the same)
-    const params = sched === 'fq_codel' ? `limit ${sizePackets(pipeQueue)}` : fifoParams(pipeQueue);
-    lines.push(...qdisc(port, schedParent, h.scheduler, sched === 'fq_codel' ? 'fq_codel' : fifoKind(pipeQueue), params, underShaper));
+    const spec = pipe.aqm ? aqmQdisc(pipe.aqm, pipeQueue, pipe.bw) : { kind: fifoKind(pipeQueue), params: fifoParams(pipeQueue) };
+    lines.push(...qdisc(port, schedParent, h.scheduler, spec.kind, spec.params, underShaper));
     return { tc: lines, leaves: 0 };
   }
   const kind = schedulerKind(sched);
-  const members = schedulerMembers(kind, pipeQueue, queues, where);
+  const members = schedulerMembers(kind, pipeQueue, queues, where, pipe.aqm);
   const schedFresh = !underShaper.some((q) => q.handle === h.scheduler && q.kind === kind);
   lines.push(...qdisc(port, schedParent, h.scheduler, kind, kind === 'prio' ? `bands ${Math.max(2, new Set(members.map((m) => m.minor)).size)} priomap ${Array(16).fill(0).join(' ')}` : '', underShaper));
   const schedMajor = h.scheduler.slice(0, -1);
@@ -300,11 +314,11 @@ function instanceLines(
     const classid = `${schedMajor}:${m.minor}`;
     if (kind === 'qfq') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} qfq weight ${m.weight} maxpkt ${qfqMaxPacket(m.j)}`);
     if (kind === 'drr') lines.push(`class replace dev ${port} parent ${h.scheduler} classid ${classid} drr quantum ${sched === 'rr' ? FRAME : m.weight * FRAME}`);
-    const leafParams = fifoParams(m.size);
+    const leafSpec = m.aqm ? aqmQdisc(m.aqm, m.size, pipe.bw) : { kind: fifoKind(m.size), params: fifoParams(m.size) };
     const leafHandle = `${hex(LEAF_BASE + leaf)}:`;
     // prio bands share a leaf when queues share a weight: only the first sets it
     if (!members.slice(0, members.indexOf(m)).some((o) => o.minor === m.minor)) {
-      lines.push(...qdisc(port, classid, leafHandle, fifoKind(m.size), leafParams, schedFresh ? [] : underShaper));
+      lines.push(...qdisc(port, classid, leafHandle, leafSpec.kind, leafSpec.params, schedFresh ? [] : underShaper));
       leaf++;
     }
     lines.push(`filter replace dev ${port} parent ${h.scheduler} protocol all prio 1 handle ${m.j} fw classid ${classid}`);
@@ -373,9 +387,9 @@ function timedLines(port: Port, k: number, pipe: ResolvedPipe, have: TcQdisc[], 
 }
 
 /** The Linux qdisc a dummynet scheduler maps onto (see README, "Schedulers"). */
-export function schedulerKind(sched: string): 'qfq' | 'prio' | 'drr' | 'fq_codel' | 'fifo' {
+export function schedulerKind(sched: string): 'qfq' | 'prio' | 'drr' | 'fq_codel' | 'fq_pie' | 'fifo' {
   if (sched === 'wf2q+' || sched === 'qfq') return 'qfq';
-  if (sched === 'prio' || sched === 'fq_codel' || sched === 'fifo') return sched;
+  if (sched === 'prio' || sched === 'fq_codel' || sched === 'fq_pie' || sched === 'fifo') return sched;
   return 'drr';
 }
 
@@ -388,14 +402,22 @@ export interface Member {
   j: number;
   weight: number;
   size: QueueSize;
+  /** its queue management; absent: a fifo */
+  aqm?: ResolvedAqm;
   /** its class minor under the scheduler (hex); prio: the band, shared by queues of one weight */
   minor: string;
 }
 
-export function schedulerMembers(kind: string, pipeQueue: QueueSize, queues: [string, { weight: number; queue: QueueSize; buckets: number }][], where: Layout): Member[] {
-  const members: Omit<Member, 'minor'>[] = [{ instance: 0, j: 1, weight: 1, size: pipeQueue }];
+export function schedulerMembers(
+  kind: string,
+  pipeQueue: QueueSize,
+  queues: [string, { weight: number; queue: QueueSize; buckets: number; aqm?: ResolvedAqm }][],
+  where: Layout,
+  pipeAqm?: ResolvedAqm,
+): Member[] {
+  const members: Omit<Member, 'minor'>[] = [{ instance: 0, j: 1, weight: 1, size: pipeQueue, ...(pipeAqm && { aqm: pipeAqm }) }];
   for (const [name, q] of queues) {
-    for (let i = 0; i < q.buckets; i++) members.push({ queue: name, instance: i, j: where.queueBase.get(name)! + i, weight: q.weight, size: q.queue });
+    for (let i = 0; i < q.buckets; i++) members.push({ queue: name, instance: i, j: where.queueBase.get(name)! + i, weight: q.weight, size: q.queue, ...(q.aqm && { aqm: q.aqm }) });
   }
   // prio: higher weight, higher priority (dummynet's prio scheduler); bands are 1 (first served) .. 16
   const weights = [...new Set(members.map((m) => m.weight))].sort((x, y) => y - x);
@@ -598,7 +620,7 @@ function assignment(profile: ResolvedProfile, rule: ResolvedRule, where: Layout)
   const out: Assignment = { fixed: [], masked: [] };
   if (pipe.mask) out.masked.push({ meta: 'priority', target: maskedTarget(pipeMaskName(base, pipe.mask), pipe.mask, pipe.buckets, instanceHandles(base).priority, 'priority') });
   else out.fixed.push(`meta priority set ${instanceHandles(base).classid}`);
-  if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === undefined) return out;
+  if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie' || pipe.scheduler === undefined) return out;
   if (rule.action === 'pipe') {
     out.fixed.push('meta mark set 0x1');
     return out;

@@ -130,7 +130,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
         };
         if (pipe.bw !== undefined && scheduled(pipe)) {
           const kind = schedulerKind(pipe.scheduler ?? 'fifo');
-          if (kind !== 'fifo' && kind !== 'fq_codel') {
+          if (kind !== 'fifo' && kind !== 'fq_codel' && kind !== 'fq_pie') {
             const major = h.scheduler.slice(0, -1);
             const members = schedulerMembers(kind, pipe.queue ?? { packets: queuePackets(pipe) }, queues, where);
             for (const m of members) {

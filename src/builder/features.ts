@@ -3,8 +3,8 @@
 export const FEATURES = {
   /** the transparent bridge between ports a and b */
   bridge: ['bridge', 'llc', 'stp'],
-  /** netem and the shaping and scheduling qdiscs profiles map onto (sch_plug: a timed pipe's queue and outages, src/agent/plan.ts) */
-  emulation: ['sch_netem', 'sch_tbf', 'sch_htb', 'sch_plug', 'sch_drr', 'sch_prio', 'sch_qfq', 'sch_fq_codel', 'sch_ingress', 'ifb', 'act_mirred', 'cls_matchall', 'cls_u32', 'cls_fw', 'act_skbedit'],
+  /** netem and the shaping and scheduling qdiscs profiles map onto (sch_plug: a timed pipe's queue and outages, src/agent/plan.ts), and the queue management (red, codel, pie, fq_pie) of pipes and queues */
+  emulation: ['sch_netem', 'sch_tbf', 'sch_htb', 'sch_plug', 'sch_drr', 'sch_prio', 'sch_qfq', 'sch_fq_codel', 'sch_red', 'sch_codel', 'sch_pie', 'sch_fq_pie', 'sch_ingress', 'ifb', 'act_mirred', 'cls_matchall', 'cls_u32', 'cls_fw', 'act_skbedit'],
   /**
    * traffic selection in the bridge family, which marks packets with their tc class. No nft_ct or
    * nft_limit: no plan has a ct or limit expression, and nft_ct brought nf_conntrack and both

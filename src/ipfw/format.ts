@@ -13,6 +13,7 @@
 // parseIpfw(formatIpfw(p)) gives p back for what ipfw can say.
 import { nextRuleNumber } from '../profile/resolve.ts';
 import type { Mask, Pipe, Profile, QueueSpec, Rule } from '../profile/schema.ts';
+import { aqmWords } from './aqm.ts';
 
 /** Fields of a pipe ipfw has no words for. */
 const NOT_IN_IPFW = ['jitter', 'delayProfile', 'loss', 'duplicate', 'corrupt', 'reorder', 'overhead', 'schedule', 'trace'] as const;
@@ -46,9 +47,12 @@ export function formatIpfw(profile: Profile): string {
     if (pipe.plr !== undefined) words.push('plr', text(pipe.plr));
     if (pipe.queue !== undefined) words.push('queue', text(pipe.queue));
     if (pipe.burst !== undefined) words.push('burst', text(pipe.burst));
-    if (pipe.scheduler !== undefined) words.push('type', pipe.scheduler);
+    const fq = pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie';
+    if (pipe.scheduler !== undefined && !fq) words.push('type', pipe.scheduler);
     if (pipe.mask !== undefined) words.push(...mask(pipe.mask));
     if (pipe.buckets !== undefined) words.push('buckets', text(pipe.buckets));
+    // last: ipfw reads every word after codel, pie or fq_* as theirs
+    words.push(...aqmWords(pipe.aqm, pipe.scheduler, pipe.fq));
     lines.push(words.join(' '));
     for (const field of NOT_IN_IPFW) {
       if (pipe[field] !== undefined) lines.push(`# picowire: pipe ${n} ${field} not expressible in ipfw`);
@@ -61,6 +65,7 @@ export function formatIpfw(profile: Profile): string {
     if (queue.queue !== undefined) words.push('queue', text(queue.queue));
     if (queue.mask !== undefined) words.push(...mask(queue.mask));
     if (queue.buckets !== undefined) words.push('buckets', text(queue.buckets));
+    words.push(...aqmWords(queue.aqm));
     lines.push(words.join(' '));
   }
 

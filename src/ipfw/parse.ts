@@ -40,18 +40,19 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { UserError } from '../common/errors.ts';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS, parseBandwidth, parseDuration, parseQueue, parseSize } from '../profile/units.ts';
-import type { Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
+import type { Aqm, Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
 import { PROTOCOLS } from '../profile/words.ts';
+import * as aqm from './aqm.ts';
 
 export const COMMANDS_ALLOWED =
   'add, delete N, flush, pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, enable, disable';
 export const DNCTL_COMMANDS_ALLOWED = 'pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush';
-export const PIPE_OPTIONS = 'bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror';
-export const QUEUE_OPTIONS = 'pipe, sched, weight, queue, mask, buckets';
-export const SCHED_OPTIONS = 'type, mask, buckets';
+export const PIPE_OPTIONS = `bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, ${aqm.AQM_OPTIONS}`;
+export const QUEUE_OPTIONS = `pipe, sched, weight, queue, mask, buckets, noerror, ${aqm.AQM_OPTIONS}`;
+export const SCHED_OPTIONS = 'type, pipe (its own number), mask, buckets';
 export const MASK_ALLOWED = 'src-ip, dst-ip, src-port, dst-port, proto, all';
 export const MASK_VALUES = 'hex such as 0xffffff00, a decimal number, a prefix length such as /24, or a netmask such as 255.255.255.0';
-export const SCHEDULERS_ALLOWED = 'fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel';
+export const SCHEDULERS_ALLOWED = 'fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel, fq_pie';
 export const ACTIONS_ALLOWED = 'pipe N, queue N, allow (accept, pass, permit), deny (drop, reject)';
 export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2';
 export const PROTOCOLS_ALLOWED = `${PROTOCOLS.join(', ')}, or a protocol number 0-255`;
@@ -80,6 +81,7 @@ const SCHEDULER_NAMES = new Map<string, Scheduler>([
   ['wf2q+', 'wf2q+'],
   ['wf2qp', 'wf2q+'],
   ['fq_codel', 'fq_codel'],
+  ['fq_pie', 'fq_pie'],
 ]);
 
 const ALLOW_WORDS = new Set(['allow', 'accept', 'pass', 'permit']);
@@ -94,7 +96,8 @@ const NOOP_RULE_OPTIONS = new Set(['bridged']);
 const DUMMYNET_WORDS = new Set(
   ('plr noerror buckets dst-ip src-ip dst-port src-port proto weight lmax maxlen all mask sched_mask flow_mask droptail ecn red gred ' +
     'codel fq_codel pie fq_pie bw bandwidth delay link pipe queue flowset sched pri priority type flow-id dst-ipv6 dst-ip6 src-ipv6 ' +
-    'src-ip6 profile burst').split(' '),
+    'src-ip6 profile burst target interval tupdate alpha beta max_burst max_ecnth noecn capdrop nocapdrop drand nodrand onoff dre ts ' +
+    'quantum limit flows').split(' '),
 );
 
 const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
@@ -431,9 +434,18 @@ class CommandParser {
         case 'sched':
         case 'type':
           pipe.scheduler = this.scheduler(option);
+          if (pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie') Object.assign(pipe, this.flowQueueing(pipe.scheduler));
           break;
         case 'noerror':
           break; // dummynet: do not report drops to the sender; a bridge reports nothing anyway
+        case 'droptail':
+        case 'red':
+        case 'gred':
+        case 'codel':
+        case 'pie':
+        case 'ecn':
+          pipe.aqm = this.queueManagement(option, pipe.aqm);
+          break;
         case 'profile':
           this.fail(`profile is not supported in ipfw text; write the curve as "delayProfile" of the pipe in the JSON profile`);
         case 'weight':
@@ -443,19 +455,32 @@ class CommandParser {
           this.unknown(option, 'a pipe option', PIPE_OPTIONS);
       }
     }
-    // as dummynet: a new config replaces the link's parameters and keeps the scheduler's type
+    this.checkEcn(pipe.aqm);
+    // as dummynet: a new config replaces the link's parameters and keeps the scheduler's type (and an fq scheduler's parameters)
     const scheduler = pipe.scheduler ?? old?.scheduler;
-    this.state.pipes.set(n, order({ ...pipe, ...(scheduler !== undefined && { scheduler }) }));
+    const fqKept = pipe.scheduler === undefined && (scheduler === 'fq_codel' || scheduler === 'fq_pie');
+    if (fqKept && pipe.aqm !== undefined && pipe.aqm.type !== 'droptail') {
+      this.fail(`pipe ${n}'s scheduler is ${scheduler}, which manages its flows itself (dummynet ignores a pipe's ${pipe.aqm.type} under it); give its flows' parameters to the scheduler: sched ${n} config type ${scheduler} ...`);
+    }
+    const kept = fqKept ? { ...(old?.aqm && { aqm: old.aqm }), ...(old?.fq && { fq: old.fq }) } : {};
+    this.state.pipes.set(n, order({ ...pipe, ...kept, ...(scheduler !== undefined && { scheduler }) }));
   }
 
   private schedConfig(n: string): void {
-    const sched: Pick<Pipe, 'scheduler' | 'mask' | 'buckets'> = {};
+    const sched: Pick<Pipe, 'scheduler' | 'mask' | 'buckets' | 'aqm' | 'fq'> = {};
     while (this.peek() !== undefined) {
       const option = this.next()!;
       switch (option) {
         case 'type':
           sched.scheduler = this.scheduler(option);
+          if (sched.scheduler === 'fq_codel' || sched.scheduler === 'fq_pie') Object.assign(sched, this.flowQueueing(sched.scheduler));
           break;
+        case 'pipe': {
+          // `sched N config pipe N type fq_codel` (ipfw(8)'s AQM examples): scheduler N is pipe N's
+          const p = this.objectNumber(option, this.next());
+          if (p !== n) this.bad(p, `is not this scheduler's pipe: in dummynet scheduler ${n} serves pipe ${n} (write sched ${p} config ... for pipe ${p})`);
+          break;
+        }
         case 'mask':
         case 'sched_mask':
           sched.mask = this.mask(option);
@@ -474,7 +499,10 @@ class CommandParser {
           this.unknown(option, 'a scheduler option', SCHED_OPTIONS);
       }
     }
-    this.state.pipes.set(n, order({ ...this.state.pipes.get(n), ...sched }));
+    const old = this.state.pipes.get(n);
+    // a new scheduler type brings its own parameters: an fq scheduler's replace the pipe's aqm (dummynet ignores it under fq_*)
+    const fresh = sched.scheduler !== undefined ? { aqm: undefined, fq: undefined } : {};
+    this.state.pipes.set(n, order({ ...old, ...fresh, ...sched }));
   }
 
   private queueConfig(n: string): void {
@@ -505,6 +533,14 @@ class CommandParser {
           break;
         case 'noerror':
           break;
+        case 'droptail':
+        case 'red':
+        case 'gred':
+        case 'codel':
+        case 'pie':
+        case 'ecn':
+          queue.aqm = this.queueManagement(option, queue.aqm);
+          break;
         case 'plr':
           this.fail(`plr is not supported on a queue in picowire; put it on the pipe (ipfw pipe P config plr ${this.peek() ?? 'P'})`);
         case 'bw':
@@ -523,16 +559,57 @@ class CommandParser {
     if (queue.queue !== undefined) spec.queue = queue.queue;
     if (queue.mask !== undefined) spec.mask = queue.mask;
     if (queue.buckets !== undefined) spec.buckets = queue.buckets;
+    this.checkEcn(queue.aqm);
+    if (queue.aqm !== undefined) spec.aqm = queue.aqm;
     this.state.queues.set(n, spec);
     this.state.queueAt.set(n, this);
   }
 
-  /** An unknown option: a specific word for the ones picowire knows of but does not emulate. */
+  /** An unknown option: a specific word for the ones picowire knows of but does not take here. */
   private unknown(option: string, what: string, allowed: string): never {
-    if (['red', 'gred', 'ecn', 'droptail', 'codel', 'pie', 'fq_codel', 'fq_pie'].includes(option)) {
-      this.bad(option, `is not supported by picowire (no AQM on a pipe or queue; for fq_codel write "type fq_codel" on the pipe); allowed: ${allowed}`);
+    if (option === 'fq_codel' || option === 'fq_pie') this.bad(option, `is a scheduler type: write "type ${option}"; allowed: ${allowed}`);
+    if (['target', 'interval', 'tupdate', 'alpha', 'beta', 'max_burst', 'max_ecnth', 'noecn', 'quantum', 'limit', 'flows'].includes(option)) {
+      this.bad(option, `belongs to codel, pie, fq_codel or fq_pie and comes after that word (such as "codel target 5ms"); allowed: ${allowed}`);
     }
     this.bad(option, `is not ${what}; allowed: ${allowed}`);
+  }
+
+  /** The AQM words' view of this command. */
+  private reader(): aqm.Reader {
+    return {
+      peek: (ahead) => this.peek(ahead),
+      next: () => this.next(),
+      bad: (word, problem) => this.bad(word, problem),
+      fail: (problem) => this.fail(problem),
+      duration: (option) => this.duration(option),
+      value: (option, expected) => this.value(option, expected),
+    };
+  }
+
+  /** droptail, red/gred w_q/min_th/max_th/max_p, codel ..., pie ..., or `ecn` (RED marks instead of dropping), onto what an earlier word set. */
+  private queueManagement(option: string, before: Aqm | undefined): Aqm {
+    if (option === 'ecn') {
+      // ipfw's ecn option is RED's flag; codel and pie take their own after their word
+      return { ...(before ?? { type: 'red' }), ecn: true } as Aqm;
+    }
+    if (before !== undefined && !(before.type === 'red' && Object.keys(before).length === 2 && before.ecn)) {
+      this.bad(option, `is a second queue management for one queue (it has ${before.type} already): write one of ${aqm.AQM_OPTIONS}`);
+    }
+    const ecn = before?.ecn ? { ecn: true } : {};
+    if (option === 'droptail') return { type: 'droptail' };
+    if (option === 'red' || option === 'gred') return { ...aqm.red(this.reader(), option), ...ecn };
+    return aqm.params(this.reader(), option as 'codel' | 'pie', false).aqm;
+  }
+
+  /** An ecn with no red/gred to mark for: what dummynet's flag does alone is nothing, so it is refused. */
+  private checkEcn(a: Aqm | undefined): void {
+    if (a?.type === 'red' && a.wq === undefined) this.bad('ecn', `alone marks nothing: it is red's and gred's flag (red w_q/min_th/max_th/max_p ecn); codel and pie take theirs after their word ("codel ecn")`);
+  }
+
+  /** An fq_codel or fq_pie scheduler's words after its type: its flows' codel or pie, quantum, limit, flows. */
+  private flowQueueing(type: 'fq_codel' | 'fq_pie'): Pick<Pipe, 'aqm' | 'fq'> {
+    const { aqm: flows, fq } = aqm.params(this.reader(), type === 'fq_codel' ? 'codel' : 'pie', true);
+    return { ...(Object.keys(flows).length > 1 && { aqm: flows }), ...(Object.keys(fq).length > 0 && { fq }) };
   }
 
   /**
@@ -853,7 +930,7 @@ function succeeds(f: () => unknown): boolean {
 
 /** A pipe's keys in the schema's order, so profiles print the same however they were written. */
 function order(pipe: Pipe): Pipe {
-  const keys: (keyof Pipe)[] = ['bw', 'delay', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets'];
+  const keys: (keyof Pipe)[] = ['bw', 'delay', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets', 'aqm', 'fq'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (pipe[k] !== undefined) out[k] = pipe[k];
   return out as Pipe;

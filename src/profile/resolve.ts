@@ -7,6 +7,7 @@
 import { pointerToPath, show } from '../common/describe.ts';
 import type { Distribution, Port, Scheduler } from './schema.ts';
 import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { resolveAqm, resolveFq, type ResolvedAqm, type ResolvedFq } from './aqm.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
 import { resolveSchedule, resolveTrace, type ResolvedSchedule, type ResolvedTrace } from './timed.ts';
 
@@ -91,6 +92,10 @@ export interface ResolvedPipe {
   schedule?: ResolvedSchedule;
   /** a recorded capacity in place of bw (timed.ts) */
   trace?: ResolvedTrace;
+  /** the queue's management; absent: droptail. With scheduler fq_codel or fq_pie: its flows' codel or pie */
+  aqm?: ResolvedAqm;
+  /** scheduler fq_codel or fq_pie: quantum, limit, flows */
+  fq?: ResolvedFq;
 }
 
 export interface ResolvedQueue {
@@ -99,6 +104,8 @@ export interface ResolvedQueue {
   queue: QueueSize;
   mask?: ResolvedMask;
   buckets: number;
+  /** the queue's management; absent: droptail */
+  aqm?: ResolvedAqm;
 }
 
 export interface AddressSet {
@@ -178,9 +185,9 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   for (const [name, pipe] of Object.entries(pipes)) {
     const classes = Object.values(queues).filter((q) => q.pipe === name).reduce((n, q) => n + q.buckets, 1);
     if (classes > LIMITS.classes) errors.push(`${keyPath(`${ROOT}.pipes`, name)}: ${classes} queue instances feed it; allowed: at most ${LIMITS.classes}`);
-    if (pipe.scheduler && pipe.scheduler !== 'fifo' && pipe.scheduler !== 'fq_codel') leaves += classes * pipe.buckets;
-    if (pipe.scheduler && (pipe.schedule || pipe.trace)) {
-      errors.push(`${keyPath(`${ROOT}.pipes`, name)}.${pipe.schedule ? 'schedule' : 'trace'}: a pipe that changes over time takes no scheduler or queues yet; allowed: a plain pipe (bw, delay, plr, queue)`);
+    if (pipe.scheduler && pipe.scheduler !== 'fifo' && pipe.scheduler !== 'fq_codel' && pipe.scheduler !== 'fq_pie') leaves += classes * pipe.buckets;
+    if ((pipe.scheduler || pipe.aqm) && (pipe.schedule || pipe.trace)) {
+      errors.push(`${keyPath(`${ROOT}.pipes`, name)}.${pipe.schedule ? 'schedule' : 'trace'}: a pipe that changes over time takes no scheduler, queues or aqm yet; allowed: a plain pipe (bw, delay, plr, queue)`);
     }
     if (pipe.scheduler && pipe.bw === undefined && !Object.values(queues).some((q) => q.pipe === name)) {
       errors.push(`${keyPath(`${ROOT}.pipes`, name)}.scheduler: a scheduler needs a bottleneck: add "bw" to this pipe`);
@@ -307,6 +314,15 @@ function resolvePipeAt(p: Obj, at: string, errors: string[]): ResolvedPipe {
     pipe.mask = mask;
     pipe.buckets = isNumber(p.buckets) ? p.buckets : DEFAULT_BUCKETS;
   } else if (p.buckets !== undefined) errors.push(`${at}.buckets: buckets only count the instances a mask makes: add "mask" or remove "buckets"`);
+  // an fq_codel or fq_pie scheduler manages its flows with codel or pie, dummynet's defaults unless aqm says
+  const flowAqm = pipe.scheduler === 'fq_codel' ? { type: 'codel' } : pipe.scheduler === 'fq_pie' ? { type: 'pie' } : undefined;
+  const aqm = resolveAqm(p.aqm ?? flowAqm, `${at}.aqm`, { queue: pipe.queue, scheduler: pipe.scheduler }, errors);
+  if (aqm) {
+    pipe.aqm = aqm;
+    if (p.bw === undefined && p.aqm !== undefined) errors.push(`${at}.aqm: queue management needs a queue, and a queue a bottleneck: add "bw" to this pipe`);
+  }
+  const fq = resolveFq(p.fq, `${at}.fq`, pipe.scheduler, errors);
+  if (fq) pipe.fq = fq;
   return pipe;
 }
 
@@ -337,12 +353,15 @@ function timedParts(p: Obj, pipe: ResolvedPipe, at: string, errors: string[]): v
 function resolveQueueAt(q: Obj, at: string, errors: string[]): ResolvedQueue {
   const mask = resolveMask(q.mask, `${at}.mask`, errors);
   if (!mask && q.buckets !== undefined) errors.push(`${at}.buckets: buckets only count the instances a mask makes: add "mask" or remove "buckets"`);
+  const queue = queueSize(q.queue, `${at}.queue`, errors) ?? { packets: DEFAULT_QUEUE_PACKETS };
+  const aqm = resolveAqm(q.aqm, `${at}.aqm`, { queue }, errors);
   return {
     pipe: typeof q.pipe === 'string' ? q.pipe : '',
     weight: isNumber(q.weight) ? q.weight : 1,
-    queue: queueSize(q.queue, `${at}.queue`, errors) ?? { packets: DEFAULT_QUEUE_PACKETS },
+    queue,
     ...(mask && { mask }),
     buckets: mask ? (isNumber(q.buckets) ? q.buckets : DEFAULT_BUCKETS) : 1,
+    ...(aqm && { aqm }),
   };
 }
 

@@ -9,9 +9,9 @@
 // of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
-import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { ACTIONS, AQMS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
 
-export { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS };
+export { ACTIONS, AQMS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS };
 
 export const PROFILE_SCHEMA_ID = 'https://picowire.dev/schema/profile-v1.json';
 
@@ -153,6 +153,64 @@ const TraceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Active queue management of a queue (ipfw's `droptail`, `red`/`gred`, `codel`, `pie`), as FreeBSD 14
+ * documents it; each field belongs to the types named beside it. On a pipe whose scheduler is fq_codel
+ * or fq_pie, the codel or pie parameters of each of the scheduler's flows. How each maps onto Linux,
+ * and what differs: docs/profiles.md#aqm.
+ */
+export const AqmSchema = Type.Object(
+  {
+    type: Type.Union(AQMS.map((a) => Type.Literal(a))),
+    /** red, gred: the weight of the newest queue length in the average (0 to 1) */
+    wq: Type.Optional(Probability('w_q')),
+    /** red, gred: below this average queue nothing is dropped early (packets, or bytes when the queue is in bytes) */
+    minTh: Type.Optional(Type.Integer({ minimum: 0, description: 'a threshold: packets, or bytes when the queue is given in bytes' })),
+    /** red, gred: above this average queue everything is dropped (red) or the probability rises to 1 at twice it (gred) */
+    maxTh: Type.Optional(Type.Integer({ minimum: 1, description: 'a threshold: packets, or bytes when the queue is given in bytes' })),
+    /** red, gred: the drop probability at maxTh */
+    maxP: Type.Optional(Probability('max_p')),
+    /** codel, pie: the queueing delay aimed at (codel 5ms, pie 15ms) */
+    target: Type.Optional(Duration),
+    /** codel: how long the delay may stay above target before codel drops (100ms) */
+    interval: Type.Optional(Duration),
+    /** pie: how often the drop probability is computed again (15ms) */
+    tupdate: Type.Optional(Duration),
+    /** pie: the weight of the delay's distance from target (0.125) */
+    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 7, description: 'a number from 0 to 7 (Linux takes up to 2, in steps of 1/16)' })),
+    /** pie: the weight of the delay's trend (1.25) */
+    beta: Type.Optional(Type.Number({ minimum: 0, maximum: 7, description: 'a number from 0 to 7 (Linux takes up to 2, in steps of 1/16)' })),
+    /** pie: how long a new queue is let grow before pie drops (150ms) */
+    maxBurst: Type.Optional(Duration),
+    /** pie: above this drop probability, ECN packets are dropped, not marked (0.1) */
+    maxEcnth: Type.Optional(Probability('max_ecnth')),
+    /** pie: cap drop adjustment (default true) */
+    capdrop: Type.Optional(Type.Boolean()),
+    /** pie: drop de-randomisation (default true) */
+    derand: Type.Optional(Type.Boolean()),
+    /** pie: on only once a third of the queue is full (default false) */
+    onoff: Type.Optional(Type.Boolean()),
+    /** pie: how the queueing delay is estimated: from the departure rate (dre, pie's default) or from timestamps (ts, fq_pie's) */
+    estimator: Type.Optional(Type.Union([Type.Literal('dre'), Type.Literal('ts')])),
+    /** red, gred, codel, pie: mark ECN-capable packets (CE) instead of dropping them (default false; true for fq_codel) */
+    ecn: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+/** The parameters of an fq_codel or fq_pie scheduler besides its flows' AQM (ipfw `quantum`, `limit`, `flows`). */
+export const FlowQueueSchema = Type.Object(
+  {
+    /** bytes a flow's queue sends at each turn (1514) */
+    quantum: Type.Optional(Type.Integer({ minimum: 1, maximum: 9000, description: 'bytes from 1 to 9000' })),
+    /** packets held by all flows together (default: the pipe's queue) */
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 20480, description: 'packets from 1 to 20480' })),
+    /** flow queues (1024) */
+    flows: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'a number from 1 to 65536' })),
+  },
+  { additionalProperties: false },
+);
+
 /** One emulated link, as `ipfw pipe N config bw B delay D plr P queue Q ...`. */
 export const PipeSchema = Type.Object(
   {
@@ -186,6 +244,10 @@ export const PipeSchema = Type.Object(
     schedule: Type.Optional(ScheduleSchema),
     /** a recorded link's capacity, in place of bw (docs/schedules.md) */
     trace: Type.Optional(TraceSchema),
+    /** the queue's management (default droptail); with scheduler fq_codel or fq_pie, each flow's codel or pie */
+    aqm: Type.Optional(AqmSchema),
+    /** scheduler fq_codel or fq_pie: quantum, limit, flows */
+    fq: Type.Optional(FlowQueueSchema),
   },
   { additionalProperties: false },
 );
@@ -202,6 +264,8 @@ export const QueueSchema = Type.Object(
     /** one queue instance per distinct masked key */
     mask: Type.Optional(MaskSchema),
     buckets: Type.Optional(Buckets),
+    /** this queue's management (default droptail) */
+    aqm: Type.Optional(AqmSchema),
   },
   { additionalProperties: false },
 );
@@ -273,6 +337,8 @@ export type Rule = Static<typeof RuleSchema>;
 export type Mask = Static<typeof MaskSchema>;
 export type Schedule = Static<typeof ScheduleSchema>;
 export type Trace = Static<typeof TraceSchema>;
+export type Aqm = Static<typeof AqmSchema>;
+export type FlowQueue = Static<typeof FlowQueueSchema>;
 export type Port = 'a' | 'b';
 export type Protocol = (typeof PROTOCOLS)[number] | number;
 export type Scheduler = (typeof SCHEDULERS)[number];

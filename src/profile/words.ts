@@ -3,6 +3,8 @@
 // agent's bundle carries no schema builder (it checks profiles with a validator compiled ahead of
 // time, compile.ts).
 export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as const;
-export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const;
+export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel', 'fq_pie'] as const;
+/** Active queue management of a pipe's or queue's queue, as ipfw/dnctl name them (FreeBSD 11 on). */
+export const AQMS = ['droptail', 'red', 'gred', 'codel', 'pie'] as const;
 export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
 export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;

@@ -6,7 +6,7 @@ import { plan } from '../../src/agent/plan.ts';
 import { UserError } from '../../src/common/errors.ts';
 import { formatIpfw, parseIpfw } from '../../src/ipfw/index.ts';
 import type { Profile } from '../../src/profile/schema.ts';
-import { validateProfile } from '../../src/profile/validate.ts';
+import { resolve, validateProfile } from '../../src/profile/validate.ts';
 
 /** How much CPU time one call of a validator, parser, formatter or planner may take before it counts as a hang (ReDoS, quadratic loop). */
 export const CALL_LIMIT_MS = 1000;
@@ -112,7 +112,22 @@ export function checkAccepted(profile: Profile): void {
   }
   if (back !== undefined) {
     const again = checkedValidate(back);
-    if (again.ok) timed('plan', again.value, () => plan(again.value, { qdiscs: [] }));
+    if (again.ok) {
+      timed('plan', again.value, () => plan(again.value, { qdiscs: [] }));
+      sameQueueManagement(profile, again.value, text);
+    }
+  }
+}
+
+/** ipfw → JSON → ipfw keeps the meaning of queue management: each pipe's and queue's aqm, fq and scheduler resolve alike. */
+function sameQueueManagement(before: Profile, after: Profile, text: string): void {
+  const [a, b] = [resolve(before), resolve(after)];
+  const pick = (x: { aqm?: unknown; fq?: unknown; scheduler?: unknown }) => JSON.stringify({ aqm: x.aqm, fq: x.fq, scheduler: x.scheduler });
+  for (const kind of ['pipes', 'queues'] as const) {
+    for (const [name, x] of Object.entries(a[kind])) {
+      const y = (b[kind] as Record<string, typeof x>)[name];
+      if (y !== undefined && pick(x) !== pick(y)) throw new Error(`${kind} ${name}'s queue management changed through ipfw: ${pick(x)} became ${pick(y)} (text ${brief(text)})`);
+    }
   }
 }
 

@@ -34,6 +34,11 @@ const SEED_TEXTS = [
   'ipfw add 500 pipe 1 { tcp or udp } from { 198.18.0.1, 198.18.0.2 } to 2001:db8::/32 dst-port 80,443 recv a',
   'sudo ipfw -q flush\n/sbin/ipfw pipe flush\nipfw add 65535 deny ip from any to any # default',
   'ipfw pipe 2 config \\\n  bw 2 Mbit/s \\\n  delay 1.5 s\r\nipfw add 600 pipe 2 udp from any 53 to any xmit b layer2 bridged',
+  'dnctl pipe 1 config bw 500Kbit/s queue 100 red 0.002/30/80/0.1 ecn',
+  'dnctl queue 1 config pipe 1 codel target 8ms interval 160ms ecn',
+  'dnctl queue 2 config pipe 1 pie target 20ms tupdate 30ms alpha 0.125 beta 1.25 max_burst 150ms max_ecnth 0.1 noecn capdrop drand dre',
+  'dnctl sched 1 config pipe 1 type fq_codel target 10ms interval 100ms noecn quantum 1514 limit 10240 flows 1024',
+  'dnctl sched 2 config pipe 2 type fq_pie target 15ms tupdate 15ms ecn ts quantum 3000',
 ];
 
 const VOCABULARY = [
@@ -43,7 +48,8 @@ const VOCABULARY = [
   'fq_codel', 'QFQ', 'from', 'to', 'any', 'not', 'me', 'me6', 'table(1)', 'in', 'out', 'recv', 'xmit', 'via', 'a', 'b', 'c', 'em0', 'tcp', 'udp',
   'ip', 'all', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah', '6', '17', '256', '{', '}', 'or', '{tcp', 'udp}', '{ tcp or udp }',
   'prob', 'allow', 'accept', 'pass', 'permit', 'deny', 'drop', 'reject', 'count', 'log', 'set', 'keep-state', 'setup', 'established', 'layer2',
-  'bridged', '#', '# comment', '\\', 'Kbit/s', 'Mbit/s', 'Gbit/s', 'bit/s', 'KByte/s', 'Kbps', 'ms', 's', 'us', 'KB', 'MB', 'packets', 'slots',
+  'bridged', 'droptail', 'gred', 'ecn', 'noecn', 'pie', 'fq_pie', 'target', 'interval', 'tupdate', 'alpha', 'beta', 'max_burst', 'max_ecnth',
+  'capdrop', 'nocapdrop', 'drand', 'nodrand', 'onoff', 'dre', 'ts', 'quantum', 'limit', 'flows', '0.002/30/80/0.1', '1/2/3', 'dnctl', '#', '# comment', '\\', 'Kbit/s', 'Mbit/s', 'Gbit/s', 'bit/s', 'KByte/s', 'Kbps', 'ms', 's', 'us', 'KB', 'MB', 'packets', 'slots',
 ];
 const NUMBERS = ['0', '1', '5', '10', '11', '50', '100', '255', '256', '1000', '65535', '65536', '99999999999999999999', '0.01', '0.5', '1.5', '1e3', '1e400', '.5', '1.', '-1', '00001', '1e-400'];
 const MASKS = ['0xffffff00', '0xffffffff', '0xfffffff', '0xffff', '0xff', '0x0', '0x', '0xg', '/24', '/0', '/33', '255.255.255.0', '256.0.0.0', '1.2.3'];
@@ -95,7 +101,33 @@ const maskValue = mostly(fc.constantFrom('0xffffff00', '0xffffffff', '/24', '/16
 const maskWords = fc
   .array(fc.tuple(fc.constantFrom('src-ip', 'dst-ip', 'src-port', 'dst-port', 'proto'), maskValue), { minLength: 1, maxLength: 3 })
   .map((fields) => ['mask', ...fields.flat()].join(' '));
-const schedName = fc.constantFrom('fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'wf2qp', 'fq_codel');
+const schedName = fc.constantFrom('fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'wf2qp', 'fq_codel', 'fq_pie');
+/** Queue management, last on a pipe's or queue's line as ipfw wants it (every word after codel or pie is theirs). */
+const timeWords = mostly(fc.constantFrom('5ms', '100ms', '15', '1s', '500us', '8 ms'), fc.constantFrom('0', 'soon', '11s'));
+const codelWords = fc.array(fc.oneof(timeWords.map((v) => `target ${v}`), timeWords.map((v) => `interval ${v}`), fc.constantFrom('ecn', 'noecn')), { maxLength: 3 });
+const pieWords = fc.array(
+  fc.oneof(
+    timeWords.map((v) => `target ${v}`),
+    timeWords.map((v) => `tupdate ${v}`),
+    mostly(fc.constantFrom('0.125', '1.25', '2', '0'), fc.constantFrom('3', '8', 'x')).map((v) => `alpha ${v}`),
+    mostly(fc.constantFrom('0.125', '1.25', '2'), fc.constantFrom('7', '-1')).map((v) => `beta ${v}`),
+    mostly(fc.constantFrom('150ms', '150'), fc.constantFrom('100ms', '10s')).map((v) => `max_burst ${v}`),
+    mostly(fc.constantFrom('0.1'), fc.constantFrom('0.2', '2')).map((v) => `max_ecnth ${v}`),
+    fc.constantFrom('ecn', 'noecn', 'capdrop', 'nocapdrop', 'drand', 'nodrand', 'onoff', 'dre', 'ts'),
+  ),
+  { maxLength: 4 },
+);
+const fqWords = fc.array(fc.oneof(fc.constantFrom('1514', '3000', '9001').map((v) => `quantum ${v}`), fc.constantFrom('1000', '20480', '0').map((v) => `limit ${v}`), fc.constantFrom('1024', '16', '70000').map((v) => `flows ${v}`)), { maxLength: 2 });
+const aqmWords = fc.oneof(
+  fc.constant('droptail'),
+  fc.tuple(fc.constantFrom('red', 'gred'), mostly(fc.constantFrom('0.002/30/80/0.1', '0.5/2/10/1', '1/5/40/0.02'), fc.constantFrom('0.002/30/80', '2/1/1/1', '0/0/0/0')), fc.boolean()).map(([r, v, e]) => `${r} ${v}${e ? ' ecn' : ''}`),
+  codelWords.map((w) => ['codel', ...w].join(' ')),
+  pieWords.map((w) => ['pie', ...w].join(' ')),
+);
+const fqSched = fc.oneof(
+  fc.tuple(codelWords, fqWords).map(([a, f]) => ['type fq_codel', ...a, ...f].join(' ')),
+  fc.tuple(pieWords, fqWords).map(([a, f]) => ['type fq_pie', ...a, ...f].join(' ')),
+);
 const buckets = mostly(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 300 })).map((n) => `buckets ${n}`);
 const pipeOption = fc.oneof(
   bwWords.map((v) => `bw ${v}`),
@@ -133,9 +165,10 @@ const ruleOption = fc.oneof(
 );
 const action = fc.oneof(num.map((n) => `pipe ${n}`), num.map((n) => `queue ${n}`), mostly(fc.constantFrom('allow', 'deny', 'pass', 'drop'), fc.constantFrom('count', 'skipto', 'fwd')));
 const command = fc.oneof(
-  fc.tuple(num, fc.array(pipeOption, { maxLength: 5 })).map(([n, o]) => `pipe ${n} config ${o.join(' ')}`),
-  fc.tuple(num, mostly(fc.constantFrom('pipe', 'sched'), fc.constant('')), num, fc.array(queueOption, { maxLength: 4 })).map(([n, kw, p, o]) => `queue ${n} config ${kw} ${p} ${o.join(' ')}`),
+  fc.tuple(num, fc.array(pipeOption, { maxLength: 5 }), fc.option(fc.oneof(aqmWords, fqSched), { nil: undefined })).map(([n, o, a]) => `pipe ${n} config ${[...o, a ?? ''].join(' ')}`),
+  fc.tuple(num, mostly(fc.constantFrom('pipe', 'sched'), fc.constant('')), num, fc.array(queueOption, { maxLength: 4 }), fc.option(aqmWords, { nil: undefined })).map(([n, kw, p, o, a]) => `queue ${n} config ${kw} ${p} ${[...o, a ?? ''].join(' ')}`),
   fc.tuple(num, fc.array(fc.oneof(schedName.map((s) => `type ${s}`), maskWords, buckets), { maxLength: 3 })).map(([n, o]) => `sched ${n} config ${o.join(' ')}`),
+  fc.tuple(num, mostly(fc.constant(true), fc.constant(false)), fqSched).map(([n, own, f]) => `sched ${n} config pipe ${own ? n : Number(n) + 1} ${f}`),
   fc
     .record(
       {

@@ -81,6 +81,52 @@ const buckets = fc.oneof(
   { arbitrary: fc.integer({ min: 1, max: 256 }), weight: 1 },
 );
 
+/** AQM times: above 0 (a zero target or interval is refused), mostly as written in ipfw's manual. */
+const aqmTime = fc.oneof(fc.constantFrom('5ms', '100ms', '15ms', '8ms', 160, '500us', '1s'), fc.integer({ min: 1, max: 10_000 }));
+/** Queue management: every type with its own fields, mostly in what the tc engine takes. */
+const aqmArb = fc.oneof(
+  fc.constant({ type: 'droptail' }),
+  fc
+    .record({ type: fc.constantFrom('red', 'gred'), wq: fc.oneof(fc.constantFrom(0.002, 0.5, 1, 1e-9), probability), minTh: fc.integer({ min: 0, max: 60 }), span: fc.integer({ min: 0, max: 60 }), maxP: probability, ecn: fc.boolean() }, { requiredKeys: ['type', 'wq', 'minTh', 'span', 'maxP'] })
+    .map(({ span, minTh, ...r }) => ({ ...r, minTh, maxTh: minTh + span })),
+  fc.record({ type: fc.constant('codel'), target: aqmTime, interval: aqmTime, ecn: fc.boolean() }, { requiredKeys: ['type'] }),
+  fc.record(
+    {
+      type: fc.constant('pie'),
+      target: aqmTime,
+      tupdate: aqmTime,
+      alpha: fc.oneof(fc.constantFrom(0, 0.125, 2, 7), fc.double({ min: 0, max: 2, noNaN: true })),
+      beta: fc.oneof(fc.constantFrom(0, 1.25, 2, 7), fc.double({ min: 0, max: 2, noNaN: true })),
+      maxBurst: fc.constantFrom('150ms', 150, '100ms'),
+      maxEcnth: fc.constantFrom(0.1, 0.25, 0.123),
+      capdrop: fc.boolean(),
+      derand: fc.boolean(),
+      onoff: fc.boolean(),
+      estimator: fc.constantFrom('dre', 'ts'),
+      ecn: fc.boolean(),
+    },
+    { requiredKeys: ['type'] },
+  ),
+);
+/** What the tc engine takes (docs/profiles.md#aqm): the refusals are left to the raw profiles. */
+function repairAqm(a: Record<string, unknown>, fqPie: boolean): Record<string, unknown> {
+  const r = { ...a };
+  if (r.type === 'gred') r.type = 'red';
+  if (r.type === 'red') {
+    r.minTh = Math.max(1, r.minTh as number);
+    r.maxTh = Math.max((r.minTh as number) + 1, r.maxTh as number);
+    r.wq = Math.max(r.wq as number, 1e-3);
+  }
+  if (r.type === 'pie') {
+    for (const k of ['capdrop', 'derand', 'onoff', 'maxBurst']) delete r[k];
+    if (!fqPie || r.maxEcnth === 0.123) delete r.maxEcnth;
+    for (const k of ['alpha', 'beta']) if ((r[k] as number) > 2) delete r[k];
+  }
+  return r;
+}
+
+const fqArb = fc.record({ quantum: fc.integer({ min: 1, max: 9000 }), limit: fc.integer({ min: 1, max: 20480 }), flows: fc.integer({ min: 1, max: 65536 }) }, { requiredKeys: [] });
+
 const pipe = fc.record(
   {
     bw: bandwidth,
@@ -98,6 +144,8 @@ const pipe = fc.record(
     scheduler: fc.constantFrom(...SCHEDULERS),
     mask,
     buckets,
+    aqm: aqmArb,
+    fq: fqArb,
   },
   { requiredKeys: [] },
 );
@@ -132,7 +180,7 @@ export const profileArb = fc
     name: fc.oneof(fc.constantFrom('wan-asym', 'x', 'seed-2-3'), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)),
     description: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
     pipes: fc.array(fc.tuple(objectName, pipe), { maxLength: 5 }),
-    queues: fc.array(fc.record({ name: objectName, pipe: fc.nat(), weight: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), queue: fc.option(queue, { nil: undefined }), mask: fc.option(mask, { nil: undefined }), buckets: fc.option(buckets, { nil: undefined }) }), { maxLength: 4 }),
+    queues: fc.array(fc.record({ name: objectName, pipe: fc.nat(), weight: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), queue: fc.option(queue, { nil: undefined }), mask: fc.option(mask, { nil: undefined }), buckets: fc.option(buckets, { nil: undefined }), aqm: fc.option(aqmArb, { nil: undefined }) }), { maxLength: 4 }),
     rules: fc.array(
       fc.record(
         {
@@ -166,6 +214,12 @@ export const profileArb = fc
         if (q.reorder !== undefined) q.delay = '10ms';
         if (q.mask === undefined) delete q.buckets;
         if (q.mask !== undefined && Object.keys(q.mask as object).length === 0) delete q.mask, delete q.buckets;
+        if (q.aqm !== undefined || q.fq !== undefined) q.bw ??= '10Mbit/s';
+        const fqType = q.scheduler === 'fq_codel' ? 'codel' : q.scheduler === 'fq_pie' ? 'pie' : undefined;
+        if (!fqType) delete q.fq;
+        else if ((q.aqm as { type: string } | undefined)?.type !== fqType) delete q.aqm;
+        if (q.aqm !== undefined) q.aqm = repairAqm(q.aqm as Record<string, unknown>, q.scheduler === 'fq_pie');
+        if ((q.aqm as { type?: string } | undefined)?.type === 'red') delete q.queue; // thresholds beyond a small queue
       }
       Object.defineProperty(pipeObj, n, { value: q, enumerable: true, writable: true, configurable: true });
     }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { formatIpfw, parseIpfw } from '../../src/ipfw/index.ts';
-import type { Pipe, Profile, Rule } from '../../src/profile/schema.ts';
+import type { Aqm, Pipe, Profile, Rule } from '../../src/profile/schema.ts';
 import { resolveProfile } from '../../src/profile/resolve.ts';
 import { validateProfile } from '../../src/profile/validate.ts';
 import { random } from '../helpers/random.ts';
@@ -180,6 +180,23 @@ for (const [i, text] of TEXTS.entries()) {
 }
 
 
+/** Queue management as a profile may say it, and so ipfw (values as written, each parameter in ipfw's words). */
+const AQM_RED: Aqm[] = [{ type: 'red', wq: 0.002, minTh: 30, maxTh: 80, maxP: 0.1 }, { type: 'gred', wq: 1, minTh: 5, maxTh: 15, maxP: 0.5, ecn: true }];
+const AQM_CODEL: Aqm[] = [{ type: 'codel' }, { type: 'codel', target: '8ms', interval: '160ms', ecn: true }, { type: 'codel', target: 5, ecn: false }, { type: 'codel', interval: '1s' }];
+const AQM_PIE: Aqm[] = [
+  { type: 'pie' },
+  { type: 'pie', target: '20ms', tupdate: '30ms', ecn: true },
+  { type: 'pie', alpha: 0.25, beta: 1.5, maxBurst: '150ms', maxEcnth: 0.1, ecn: false, capdrop: true, derand: false, onoff: true, estimator: 'ts' },
+  { type: 'pie', estimator: 'dre', capdrop: false, derand: true },
+];
+
+test('round trip of queue management on queues: the aqm comes back as written', (t) => {
+  for (const aqm of [...AQM_RED, ...AQM_CODEL, ...AQM_PIE, { type: 'droptail' } as Aqm]) {
+    const p: Profile = { name: 'q', pipes: { '1': { bw: '1Mbit/s' } }, queues: { '2': { pipe: '1', weight: 5, aqm } }, rules: [{ number: 100, action: 'queue', queue: '2' }] };
+    t.deepEqual(parseIpfw(formatIpfw(p), 'q'), p, formatIpfw(p));
+  }
+});
+
 test('round trip on generated profiles of what ipfw expresses', (t) => {
   const next = random(1995);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
@@ -194,10 +211,15 @@ test('round trip on generated profiles of what ipfw expresses', (t) => {
         plr: maybe(() => pick([0, 0.01, 0.5, 1])),
         queue: maybe(() => pick([50, '64KB', '1MB'] as const)),
         burst: maybe(() => pick([1514, '32KB'] as const)),
-        scheduler: maybe(() => pick(['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const)),
+        scheduler: maybe(() => pick(['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel', 'fq_pie'] as const)),
         mask: maybe(() => pick([{ srcIp: '0xffffff00' }, { dstIp: '0xffffffff', dstPort: '0xffff' }, { proto: '0xff' }])),
         buckets: maybe(() => pick([1, 16, 256])),
       };
+      // queue management: an fq scheduler's flows take its codel or pie (with one parameter at least: alone it is the default), others any
+      if (pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie') {
+        pipe.aqm = maybe(() => (pipe.scheduler === 'fq_codel' ? pick(AQM_CODEL.slice(1)) : pick(AQM_PIE.slice(1))));
+        pipe.fq = maybe(() => pick([{ quantum: 3000 }, { limit: 1000, flows: 256 }, { quantum: 1514, limit: 20480, flows: 65536 }]));
+      } else pipe.aqm = maybe(() => pick([...AQM_RED, ...AQM_CODEL, ...AQM_PIE, { type: 'droptail' }]));
       for (const k of Object.keys(pipe) as (keyof Pipe)[]) if (pipe[k] === undefined) delete pipe[k];
       pipes[String(1 + Math.floor(next() * 20))] = pipe;
     }

@@ -311,7 +311,7 @@ const BAD: [string, string][] = [
   ['ipfw pipe 10 config buckets 0', 'line 1: ipfw pipe 10 config buckets 0: "0" is not a number of buckets; allowed: a number from 1 to 256'],
   [
     'ipfw pipe 10 config sched cbq',
-    'line 1: ipfw pipe 10 config sched cbq: "cbq" is not a scheduler type picowire has; allowed: fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel',
+    'line 1: ipfw pipe 10 config sched cbq: "cbq" is not a scheduler type picowire has; allowed: fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel, fq_pie',
   ],
   [
     'ipfw pipe 10 config profile wifi.txt',
@@ -319,21 +319,21 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 10 config weight 10',
-    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, droptail, red, gred, ecn, codel, pie',
   ],
   [
-    'ipfw pipe 10 config red 0.002/30/80/0.1',
-    'line 1: ipfw pipe 10 config red 0.002/30/80/0.1: "red" is not supported by picowire (no AQM on a pipe or queue; for fq_codel write "type fq_codel" on the pipe); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'ipfw pipe 10 config red 0.002/30/80',
+    'line 1: ipfw pipe 10 config red 0.002/30/80: "0.002/30/80" is not red\'s parameters; allowed: w_q/min_th/max_th/max_p, such as 0.002/30/80/0.1 (w_q and max_p from 0 to 1, min_th and max_th whole numbers of slots, or bytes when the queue is in bytes)',
   ],
   [
     'ipfw pipe 10 config colour red',
-    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, droptail, red, gred, ecn, codel, pie',
   ],
   ['ipfw pipe 0 config bw 1Mbit/s', 'line 1: ipfw pipe 0 config bw 1Mbit/s: "0" is not a pipe number; allowed: 1 to 65535'],
   ['ipfw pipe 10 show', 'line 1: ipfw pipe 10 show: "show" is not expected after pipe 10; allowed: config, delete'],
   [
     'ipfw queue 1 config weight 10',
-    'line 1: ipfw queue 1 config weight 10: a queue needs "pipe P", the pipe whose scheduler serves it; allowed: pipe, sched, weight, queue, mask, buckets',
+    'line 1: ipfw queue 1 config weight 10: a queue needs "pipe P", the pipe whose scheduler serves it; allowed: pipe, sched, weight, queue, mask, buckets, noerror, droptail, red, gred, ecn, codel, pie',
   ],
   [
     'ipfw queue 1 config pipe 5 plr 0.1',
@@ -341,7 +341,7 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw sched 1 config bw 1Mbit/s',
-    'line 1: ipfw sched 1 config bw 1Mbit/s: "bw" is not a scheduler option (it belongs to the pipe: ipfw pipe 1 config bw ...); allowed: type, mask, buckets',
+    'line 1: ipfw sched 1 config bw 1Mbit/s: "bw" is not a scheduler option (it belongs to the pipe: ipfw pipe 1 config bw ...); allowed: type, pipe (its own number), mask, buckets',
   ],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ip from me to any',

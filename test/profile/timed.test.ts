@@ -134,3 +134,8 @@ test('the profiles of docs/schedules.md\'s worked examples are accepted', (t) =>
     t.true(r.ok, r.ok ? '' : r.errors.join('\n'));
   }
 });
+
+test('a pipe that changes over time takes no scheduler and no aqm yet: refused naming the field, not applied without them', (t) => {
+  t.regex(errorsOf({ ...outageEvery30s, scheduler: 'qfq' }).join('\n'), /profile\.pipes\.p\.schedule: a pipe that changes over time takes no scheduler, queues or aqm yet/);
+  t.regex(errorsOf({ ...outageEvery30s, aqm: { type: 'codel' } }).join('\n'), /profile\.pipes\.p\.schedule: .*takes no scheduler, queues or aqm yet; allowed: a plain pipe/);
+});
