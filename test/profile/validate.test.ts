@@ -44,7 +44,7 @@ test('every error of a profile is reported at once, structural and semantic toge
   t.deepEqual(errors, [
     'profile: unknown key "extra"; allowed keys: $schema, name, description, pipes, queues, rules, default',
     'profile.name: "bad name" must match pattern "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"; allowed: up to 64 letters, digits, ".", "_" and "-"',
-    'profile.pipes.up: unknown key "colour"; allowed keys: bw, delay, jitter, delayProfile, plr, loss, duplicate, corrupt, reorder, queue, overhead, burst, scheduler, mask, buckets',
+    'profile.pipes.up: unknown key "colour"; allowed keys: bw, delay, jitter, delayProfile, plr, loss, duplicate, corrupt, reorder, queue, overhead, burst, scheduler, mask, buckets, schedule, trace',
     'profile.pipes.up.delay: true is not allowed; allowed: a duration: a number of milliseconds, or text such as "20ms" (us, ms, s; a bare number is milliseconds)',
     'profile.pipes.up.plr: 2 must be <= 1; allowed: packet loss rate: a probability from 0 to 1, such as 0.01',
     'profile.rules[0].from: "c" is not allowed; allowed: "a", "b"',
