@@ -23,6 +23,9 @@ const MASK_WORDS: [keyof Mask, string][] = [
   ['srcPort', 'src-port'],
   ['dstPort', 'dst-port'],
   ['proto', 'proto'],
+  ['srcIp6', 'src-ip6'],
+  ['dstIp6', 'dst-ip6'],
+  ['flowId', 'flow-id'],
 ];
 
 /** The profile as ipfw commands, one a line, ending with a newline. */
@@ -78,7 +81,9 @@ export function formatIpfw(profile: Profile): string {
       lines.push(`# picowire: rules[${i}] has no action ipfw can write (a pipe or queue action names none)`);
       return;
     }
-    words.push(protocol(rule.proto), 'from', address(rule.src), 'to', address(rule.dst));
+    // ipfw's ip4/ip6 stand where the protocol does when there is none, else as an option after the addresses
+    words.push(rule.family && rule.proto === undefined ? rule.family : protocol(rule.proto), 'from', address(rule.src), 'to', address(rule.dst));
+    if (rule.family && rule.proto !== undefined) words.push(rule.family);
     if (!isAny(rule.srcPort)) words.push('src-port', ports(rule.srcPort!));
     if (!isAny(rule.dstPort)) words.push('dst-port', ports(rule.dstPort!));
     if (rule.from === 'a') words.push('out');

@@ -5,8 +5,8 @@
 // wrong type is the schema's to report, and is skipped here — so structural and semantic errors are
 // reported together and a user fixes a profile in one round.
 import { pointerToPath, show } from '../common/describe.ts';
-import type { Distribution, Port, Scheduler } from './schema.ts';
-import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import type { Distribution, Family, Port, Scheduler } from './schema.ts';
+import { ACTIONS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
 
 export const ROOT = 'profile';
@@ -55,11 +55,13 @@ export interface GilbertElliott {
   lossGood: number;
 }
 
-export type MaskField = 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'proto';
-export const MASK_FIELDS: readonly MaskField[] = ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto'];
-const MASK_WIDTH: Record<MaskField, number> = { srcIp: 32, dstIp: 32, srcPort: 16, dstPort: 16, proto: 8 };
+export type MaskField = 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'proto' | 'srcIp6' | 'dstIp6' | 'flowId';
+export const MASK_FIELDS: readonly MaskField[] = ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'srcIp6', 'dstIp6', 'flowId'];
+const MASK_WIDTH: Record<MaskField, number> = { srcIp: 32, dstIp: 32, srcPort: 16, dstPort: 16, proto: 8, srcIp6: 128, dstIp6: 128, flowId: 20 };
+/** The fields only IPv6 packets have: an IPv4 packet is keyed by the others alone, and an IPv6 packet never by srcIp/dstIp (as dummynet's flow ids). */
+export const IP6_MASK_FIELDS: readonly MaskField[] = ['srcIp6', 'dstIp6', 'flowId'];
 
-/** A mask: for each field it names, the bits that tell instances apart (never 0). */
+/** A mask: for each field it names, the bits that tell instances apart (never 0); for srcIp6 and dstIp6, the prefix length (1-128). */
 export type ResolvedMask = Partial<Record<MaskField, number>>;
 
 export interface ResolvedPipe {
@@ -118,6 +120,8 @@ export interface ResolvedRule {
   prob?: number;
   /** takes non-IP frames too (ARP), as a cable would; absent: IPv4 and IPv6 packets only */
   l2?: true;
+  /** IPv4 (ip4) or IPv6 (ip6) packets only, as ipfw's ip4/ip6 */
+  family?: Family;
 }
 
 export interface ResolvedProfile {
@@ -185,7 +189,6 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   (Array.isArray(v.rules) ? v.rules : []).forEach((raw, i) => {
     if (!isObject(raw)) return;
     const rule = resolveRuleAt(raw, `${ROOT}.rules[${i}]`, { pipes: rawPipes, queues: rawQueues }, errors);
-    ipv6Conflict(rule, pipes, queues, `${ROOT}.rules[${i}]`, errors);
     rule.number = isNumber(raw.number) ? raw.number : nextRuleNumber(last);
     last = rule.number;
     rules.push(rule);
@@ -202,16 +205,6 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
     },
     errors,
   };
-}
-
-/** Address masks read IPv4 headers: a rule that matches only IPv6 cannot feed a pipe or queue masked by address. */
-function ipv6Conflict(rule: ResolvedRule, pipes: Record<string, ResolvedPipe>, queues: Record<string, ResolvedQueue>, at: string, errors: string[]): void {
-  const onlyV6 = [rule.src, rule.dst].some((set) => set && !set.not && set.v6.length > 0 && set.v4.length === 0);
-  if (!onlyV6 || rule.target === undefined) return;
-  const queue = rule.action === 'queue' ? queues[rule.target] : undefined;
-  const pipe = rule.action === 'pipe' ? pipes[rule.target] : queue ? pipes[queue.pipe] : undefined;
-  const masked = [pipe?.mask, queue?.mask].some((m) => m && (m.srcIp !== undefined || m.dstIp !== undefined));
-  if (masked) errors.push(`${at}: this rule matches IPv6 addresses only, but its ${rule.action} has a mask on IPv4 addresses (srcIp/dstIp); masks on addresses are IPv4 only`);
 }
 
 /** One value: parsed (a unit error names the unit), then range-checked; undefined when absent, of the wrong type, or wrong. */
@@ -391,6 +384,12 @@ function resolveMask(raw: unknown, at: string, errors: string[]): ResolvedMask |
     const v = raw[field];
     if (typeof v !== 'string' && typeof v !== 'number') continue;
     const width = MASK_WIDTH[field];
+    if (width === 128) {
+      const length = ip6PrefixLength(v);
+      if (length === undefined) errors.push(`${at}.${field}: ${show(v)} is not an IPv6 mask; allowed: a prefix length from 1 to 128 (64 or "/64") or a contiguous netmask such as "ffff:ffff:ffff:ffff::"`);
+      else mask[field] = length;
+      continue;
+    }
     try {
       mask[field] = parseMaskBits(v, width);
     } catch (e) {
@@ -400,6 +399,26 @@ function resolveMask(raw: unknown, at: string, errors: string[]): ResolvedMask |
   }
   if (Object.keys(raw).length === 0) errors.push(`${at}: an empty mask makes one instance, as no mask does; allowed: one or more of ${MASK_FIELDS.join(', ')}`);
   return Object.keys(mask).length > 0 ? mask : undefined;
+}
+
+/** An IPv6 mask as its prefix length: 64, "/64", "64" or "ffff:ffff:ffff:ffff::" (dummynet's masks are prefixes); undefined when it is none of these. */
+export function ip6PrefixLength(raw: string | number): number | undefined {
+  const text = String(raw).trim();
+  const m = /^\/?(\d{1,3})$/.exec(text);
+  const length = m ? Number(m[1]) : text.includes(':') && validIpv6(text) ? netmaskLength(text) : undefined;
+  return length !== undefined && length >= 1 && length <= 128 ? length : undefined;
+}
+
+/** The prefix length of a contiguous IPv6 netmask, undefined when its ones are not all leading. */
+function netmaskLength(mask: string): number | undefined {
+  const [head, tail] = mask.includes('::') ? mask.split('::') : [mask, undefined];
+  const groups = (g: string | undefined) => (g ? g.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  const bits = all.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 128 : bits.indexOf('0') : undefined;
 }
 
 function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, errors: string[]): ResolvedRule {
@@ -445,6 +464,18 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
   }
   if (isProbability(r.prob)) rule.prob = r.prob;
   if (r.l2 === true) rule.l2 = true;
+  if ((FAMILIES as readonly unknown[]).includes(r.family)) {
+    rule.family = r.family as Family;
+    const name = rule.family === 'ip6' ? 'IPv6' : 'IPv4';
+    const otherFamily = (set: AddressSet | undefined) => set && !set.not && (rule.family === 'ip6' ? set.v6 : set.v4).length === 0;
+    for (const side of ['src', 'dst'] as const) {
+      if (otherFamily(rule[side])) errors.push(`${at}.${side}: ${show(r[side])} has no ${name} address, and "family": ${show(r.family)} takes ${name} packets only; allowed: ${name} addresses, or leave "family" out`);
+    }
+    const wrongIcmp = rule.family === 'ip6' ? ['icmp', 1] : ['ipv6-icmp', 'icmp6', 58];
+    if (rule.proto?.length && rule.proto.every((p) => wrongIcmp.includes(p))) {
+      errors.push(`${at}.proto: ${show(r.proto)} is not carried in ${name} packets; allowed with "family": ${show(r.family)}: ${rule.family === 'ip6' ? 'ipv6-icmp (icmp6)' : 'icmp'}`);
+    }
+  }
   return rule;
 }
 

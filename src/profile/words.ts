@@ -4,5 +4,7 @@
 // time, compile.ts).
 export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as const;
 export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const;
-export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
+export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'icmp6', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
 export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
+/** ipfw's `ip4`/`ip6`: a rule that takes one address family's packets only. */
+export const FAMILIES = ['ip4', 'ip6'] as const;
