@@ -462,7 +462,11 @@ const MASK_EXPR: Record<MaskField, { expr: string; width: number; type: string }
 const REGISTER_BYTES: Record<MaskField, number> = { srcIp: 4, dstIp: 4, srcPort: 4, dstPort: 4, proto: 4, srcIp6: 16, dstIp6: 16, flowId: 4 };
 /** The largest dynamic-map key the image's nft (1.0.6) linearizes: beyond it nft aborts (netlink_gen_expr assertion). */
 const MAX_KEY_BYTES = 16;
-/** A key too long for a map is hashed to 32 bits first: collisions between two keys are about one in 4e9. */
+/**
+ * A key too long for a map is hashed to 32 bits first: collisions between two keys are about one in
+ * 4e9. The map is declared by another 32-bit number (`typeof jhash ...` is accepted, but then
+ * `nft list` segfaults printing the map: nft 1.0.6).
+ */
 const HASHED_KEY = 'mod 4294967295';
 
 /** An IPv6 prefix length as nft writes the netmask: 64 → ffff:ffff:ffff:ffff:: */
@@ -551,7 +555,7 @@ function familyKey(mask: ResolvedMask, family: Family): { keyType: string; key: 
   // the fields every family has (ports, protocol) say nothing of which: the rules say it themselves
   const guard = fields.some((f) => f.type === 'ipv4_addr' || f.field === 'srcIp6' || f.field === 'dstIp6' || f.field === 'flowId') ? '' : `meta protocol ${family} `;
   if (fields.reduce((n, f) => n + REGISTER_BYTES[f.field], 0) > MAX_KEY_BYTES) {
-    return { keyType: 'typeof jhash ip6 saddr mod 2', key: `jhash ${key} ${HASHED_KEY}`, guard };
+    return { keyType: 'typeof numgen inc mod 2', key: `jhash ${key} ${HASHED_KEY}`, guard };
   }
   // a raw field has no type name: the map is declared by the expressions it is keyed by
   const keyType = fields.some((f) => f.type === '') ? `typeof ${fields.map((f) => f.expr).join(' . ')}` : `type ${fields.map((f) => f.type).join(' . ')}`;
