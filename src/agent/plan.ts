@@ -562,6 +562,19 @@ function familyKey(mask: ResolvedMask, family: Family): { keyType: string; key: 
   return { keyType, key, guard };
 }
 
+/**
+ * How a mask's map key for one family's packets is laid out, for a reader of the map's elements
+ * (ipfw pipe show): its fields in the key's order ('ports' for both ports read as one 32-bit field),
+ * or hashed (the key is a 32-bit hash), or none (one key for the family: its name).
+ */
+export function keyLayout(mask: ResolvedMask, family: Family): { fields: (MaskField | 'ports')[]; hashed: boolean } {
+  const fields = keyFields(familyMask(mask, family));
+  return {
+    fields: fields.map((f) => (f.expr === '@th,0,32' ? 'ports' : f.field)),
+    hashed: fields.reduce((n, f) => n + REGISTER_BYTES[f.field], 0) > MAX_KEY_BYTES,
+  };
+}
+
 /** The map of a masked target that keys one family's packets (IPv4's keeps the target's own name). */
 export const familyMapName = (name: string, family: Family) => (family === 'ip6' ? `${name}_6` : name);
 
@@ -658,7 +671,7 @@ function chance(p: number): string[] {
 }
 
 /** nft's names of the address families */
-type Family = 'ip' | 'ip6';
+export type Family = 'ip' | 'ip6';
 /** The frames ipfw's rules see: IPv4 and IPv6 packets (ARP crosses a dummynet bridge by ipfw). */
 const IP_FRAMES = '{ ip, ip6 }';
 

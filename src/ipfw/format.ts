@@ -96,6 +96,16 @@ export function formatIpfw(profile: Profile): string {
   return lines.join('\n') + '\n';
 }
 
+/** The numbers formatIpfw gives a profile's pipes and queues (the same in every command it writes). */
+export function ipfwNumbers(profile: Profile): { pipes: Map<string, number>; queues: Map<string, number> } {
+  const queues: Record<string, QueueSpec> = profile.queues ?? {};
+  const rules: Rule[] = profile.rules ?? [];
+  return {
+    pipes: numbering([...Object.keys(profile.pipes ?? {}), ...Object.values(queues).map((q) => q.pipe), ...rules.map((r) => r.pipe)]),
+    queues: numbering([...Object.keys(queues), ...rules.map((r) => r.queue)]),
+  };
+}
+
 /** Names → numbers: a name that is a number 1-65535 keeps it; the others take the smallest free ones, in order. */
 function numbering(names: (string | undefined)[]): Map<string, number> {
   const out = new Map<string, number>();
