@@ -63,7 +63,8 @@ function showRules(profile: Profile, status: Status, wanted: (n: number) => bool
     })
     .map((r, i) => ({ ...r, i }))
     .sort((x, y) => x.number - y.number || x.i - y.i);
-  const rows = status.rules.map((r, i) => ({ number: r.number, packets: r.packets, bytes: r.bytes, text: texts[i]?.text ?? `${r.action}${r.target ? ` ${r.target}` : ''}` }));
+  // the status lists the rules in the same order, with their counters (none yet: 0)
+  const rows = texts.map((r, i) => ({ number: r.number, packets: status.rules[i]?.packets ?? 0, bytes: status.rules[i]?.bytes ?? 0, text: r.text }));
   rows.push({ number: 65535, packets: 0, bytes: 0, text: `${profile.default === 'deny' ? 'deny' : 'allow'} ip from any to any` });
   const shown = rows.filter((r) => wanted(r.number));
   const pw = Math.max(...shown.map((r) => String(r.packets).length), 1);

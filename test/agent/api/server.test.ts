@@ -171,7 +171,7 @@ test('an unknown path is 404; a known one with another method is 405 with Allow'
     const r = await api.call('GET', path);
     t.true(r.status === 404 || r.status === 400, `${path}: ${r.status}`);
   }
-  t.is((await api.call('GET', '/nope')).json().errors[0], 'no endpoint "/nope"; endpoints: /healthz, /api/v1/status, /api/v1/profile, /api/v1/ipfw, /api/v1/events, /metrics, /, /app.js, /app.css');
+  t.is((await api.call('GET', '/nope')).json().errors[0], 'no endpoint "/nope"; endpoints: /healthz, /api/v1/status, /api/v1/profile, /api/v1/ipfw, /api/v1/ipfw/show, /api/v1/events, /metrics, /, /app.js, /app.css');
   const del = await api.call('DELETE', '/api/v1/profile');
   t.is(del.status, 405);
   t.is(del.headers.allow, 'GET, PUT');
