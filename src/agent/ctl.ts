@@ -116,7 +116,9 @@ export async function main(argv: string[]): Promise<number> {
       let profile: Profile;
       try {
         // -f: a whole configuration; otherwise one command amending what is in force
-        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw') : amendProfile(await current(), `${command} ${rest.join(' ')}`);
+        // a file a command names (pipe N config profile FILE) is read here, on the box
+        const files = { readFile: (path: string) => readFileSync(path, 'utf8') };
+        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw', files) : amendProfile(await current(), `${command} ${rest.join(' ')}`, files);
       } catch (e) {
         if (e instanceof Inexpressible) throw new Usage(`ipfw: ${e.message}`);
         console.error(`ipfw: ${(e as Error).message}`);

@@ -18,8 +18,9 @@
 //   masks:          src-ip, dst-ip, src-port, dst-port, proto, src-ip6/dst-ip6 (a prefix length: /64 or 64),
 //                   flow-id (the IPv6 flow label's 20 bits), all (every one of these, as dummynet's)
 //   pipe N config   bw B (also "bw 256 Kbit/s"), delay D, plr P, queue Q, burst S, mask ..., buckets N,
-//                   sched TYPE / type TYPE, noerror (ignored). `profile FILE` is refused: write the
-//                   curve as the JSON profile's "delayProfile".
+//                   sched TYPE / type TYPE, noerror (ignored), profile FILE (dummynet's empirical delay
+//                   profile, delay-profile.ts: JSON "delayProfile"; read when the parser is given a reader,
+//                   as picowire ipfw on the box is, refused otherwise).
 //   queue N config  pipe P (or sched P), weight W, queue Q, mask ..., buckets N.
 //   sched N config  type TYPE, mask ..., buckets N — merged into pipe N (dummynet's `pipe N config`
 //                   is a link N driven by scheduler N, so scheduler N belongs to pipe N).
@@ -45,11 +46,12 @@ import { UserError } from '../common/errors.ts';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS, parseBandwidth, parseDuration, parseQueue, parseSize } from '../profile/units.ts';
 import type { Family, Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
 import { PROTOCOLS } from '../profile/words.ts';
+import { parseDelayProfile } from './delay-profile.ts';
 
 export const COMMANDS_ALLOWED =
   'add, delete N, flush, pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, enable, disable';
 export const DNCTL_COMMANDS_ALLOWED = 'pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush';
-export const PIPE_OPTIONS = 'bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror';
+export const PIPE_OPTIONS = 'bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile';
 export const QUEUE_OPTIONS = 'pipe, sched, weight, queue, mask, buckets';
 export const SCHED_OPTIONS = 'type, mask, buckets';
 export const MASK_ALLOWED = 'src-ip, dst-ip, src-ip6, dst-ip6, flow-id, src-port, dst-port, proto, all';
@@ -123,10 +125,16 @@ interface Command {
   program?: 'ipfw' | 'dnctl';
 }
 
+export interface ParseOptions {
+  /** reads a file a command names (`pipe N config profile FILE`); without it such a command is refused */
+  readFile?: (path: string) => string;
+}
+
 /** Parses ipfw/dummynet command lines into a profile named `name`; throws a UserError on the first mistake. */
-export function parseIpfw(text: string, name = 'ipfw'): Profile {
+export function parseIpfw(text: string, name = 'ipfw', opts: ParseOptions = {}): Profile {
   if (typeof text !== 'string') throw new UserError(`ipfw text must be a string, not ${text === null ? 'null' : typeof text}`);
   const state = new State();
+  state.readFile = opts.readFile;
   for (const command of splitCommands(text)) new CommandParser(command, state).run();
   return renamed(state.finish(name), names(text));
 }
@@ -183,6 +191,7 @@ class State {
   queueAt = new Map<string, CommandParser>();
   rules: { rule: Rule; at: CommandParser }[] = [];
   default: 'allow' | 'deny' | undefined;
+  readFile: ParseOptions['readFile'];
 
   addRule(rule: Rule, at: CommandParser): void {
     // after the last rule with a number ≤ this one: ipfw's order, equal numbers in the order added
@@ -416,6 +425,7 @@ class CommandParser {
 
   private pipeConfig(n: string): void {
     const pipe: Pipe = {};
+    let fromProfile: Pipe['bw'];
     const old = this.state.pipes.get(n);
     while (this.peek() !== undefined) {
       const option = this.next()!;
@@ -449,8 +459,21 @@ class CommandParser {
           break;
         case 'noerror':
           break; // dummynet: do not report drops to the sender; a bridge reports nothing anyway
-        case 'profile':
-          this.fail(`profile is not supported in ipfw text; write the curve as "delayProfile" of the pipe in the JSON profile`);
+        case 'profile': {
+          // dummynet's empirical delay profile: the file's curve, and its bw unless the command gives one
+          const file = this.value(option, 'a delay profile file');
+          if (!this.state.readFile) this.fail(`profile ${file}: the file is not where this text is read (it is read on the box by picowire ipfw there); write the curve as "delayProfile" of the pipe in a JSON profile`);
+          let content: string;
+          try {
+            content = this.state.readFile(file);
+          } catch (e) {
+            this.bad(file, `cannot be read: ${(e as Error).message}`);
+          }
+          const read = parseDelayProfile(content, file);
+          pipe.delayProfile = read.delayProfile;
+          if (read.bw !== undefined) fromProfile = read.bw;
+          break;
+        }
         case 'weight':
         case 'pipe':
           this.bad(option, `is not a pipe option (it belongs to a queue: ipfw queue N config pipe ${n} weight W); allowed: ${PIPE_OPTIONS}`);
@@ -458,6 +481,7 @@ class CommandParser {
           this.unknown(option, 'a pipe option', PIPE_OPTIONS);
       }
     }
+    if (fromProfile !== undefined) pipe.bw ??= fromProfile;
     // as dummynet: a new config replaces the link's parameters and keeps the scheduler's type
     const scheduler = pipe.scheduler ?? old?.scheduler;
     this.state.pipes.set(n, order({ ...pipe, ...(scheduler !== undefined && { scheduler }) }));
@@ -901,7 +925,7 @@ function succeeds(f: () => unknown): boolean {
 
 /** A pipe's keys in the schema's order, so profiles print the same however they were written. */
 function order(pipe: Pipe): Pipe {
-  const keys: (keyof Pipe)[] = ['bw', 'delay', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets'];
+  const keys: (keyof Pipe)[] = ['bw', 'delay', 'delayProfile', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (pipe[k] !== undefined) out[k] = pipe[k];
   return out as Pipe;

@@ -326,19 +326,19 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 10 config profile wifi.txt',
-    'line 1: ipfw pipe 10 config profile wifi.txt: profile is not supported in ipfw text; write the curve as "delayProfile" of the pipe in the JSON profile',
+    'line 1: ipfw pipe 10 config profile wifi.txt: profile wifi.txt: the file is not where this text is read (it is read on the box by picowire ipfw there); write the curve as "delayProfile" of the pipe in a JSON profile',
   ],
   [
     'ipfw pipe 10 config weight 10',
-    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile',
   ],
   [
     'ipfw pipe 10 config red 0.002/30/80/0.1',
-    'line 1: ipfw pipe 10 config red 0.002/30/80/0.1: "red" is not supported by picowire (no AQM on a pipe or queue; for fq_codel write "type fq_codel" on the pipe); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'line 1: ipfw pipe 10 config red 0.002/30/80/0.1: "red" is not supported by picowire (no AQM on a pipe or queue; for fq_codel write "type fq_codel" on the pipe); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile',
   ],
   [
     'ipfw pipe 10 config colour red',
-    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror',
+    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile',
   ],
   ['ipfw pipe 0 config bw 1Mbit/s', 'line 1: ipfw pipe 0 config bw 1Mbit/s: "0" is not a pipe number; allowed: 1 to 65535'],
   ['ipfw pipe 10 show', 'line 1: ipfw pipe 10 show: "show" is not expected after pipe 10; allowed: config, delete'],
