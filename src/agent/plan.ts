@@ -710,6 +710,11 @@ function addressVariants(rule: ResolvedRule): string[][] {
 function matches(rule: ResolvedRule, withPort: boolean): string[][] {
   const head: string[] = [];
   if (withPort && rule.from) head.push(`iifname "${rule.from}"`);
+  // ipfw's mac and mac-type: frame rules (resolve.ts requires l2 for them)
+  for (const [side, mac] of [['daddr', rule.dstMac], ['saddr', rule.srcMac]] as const) {
+    if (mac) head.push(mac.mask ? `ether ${side} & ${mac.mask} == ${mac.addr}` : `ether ${side} ${mac.addr}`);
+  }
+  if (rule.macType) head.push(`ether type ${rule.macType.length === 1 ? rule.macType[0] : `{ ${rule.macType.join(', ')} }`}`);
   const protos = rule.proto?.map((p) => (typeof p === 'number' ? p : PROTO_NUMBERS[p]!));
   const ports = rule.srcPort || rule.dstPort;
   const l4 = protos ?? (ports ? PORT_PROTOS : undefined);

@@ -88,6 +88,8 @@ export function formatIpfw(profile: Profile): string {
     if (!isAny(rule.dstPort)) words.push('dst-port', ports(rule.dstPort!));
     if (rule.from === 'a') words.push('out');
     if (rule.from === 'b') words.push('in');
+    if (rule.dstMac !== undefined || rule.srcMac !== undefined) words.push('mac', rule.dstMac ?? 'any', rule.srcMac ?? 'any');
+    if (rule.macType !== undefined) words.push('mac-type', Array.isArray(rule.macType) ? rule.macType.map(text).join(',') : text(rule.macType));
     if (rule.l2) words.push('layer2');
     lines.push(words.join(' '));
   });

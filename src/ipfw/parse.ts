@@ -27,7 +27,8 @@
 //   add [N] [prob P] ACTION [body]   ACTION: pipe N, queue N, allow|accept|pass|permit, deny|drop|reject
 //                   body: [proto] [from SRC [ports]] [to DST [ports]] then, in any order, in, out, recv/xmit/via
 //                   a|b, src-port, dst-port, proto, src-ip, dst-ip (src-ip6, dst-ip6), ip4/ipv4 and ip6/ipv6 (one
-//                   family's packets: JSON `family`; also as the protocol, `ip6 from any to any`), prob, layer2 (the rule takes every frame, ARP
+//                   family's packets: JSON `family`; also as the protocol, `ip6 from any to any`), mac DST SRC and
+//                   mac-type LIST (JSON dstMac, srcMac, macType: frame rules, with layer2), prob, layer2 (the rule takes every frame, ARP
 //                   too: JSON `l2`; without it a rule sees IPv4 and IPv6 packets only, as ipfw's do); `bridged`
 //                   is accepted and says nothing (every packet is bridged). Without from/to: ip from any to any.
 //                   `dst-port any` is no port condition. Refused: me, tables, hostnames, service names,
@@ -59,7 +60,7 @@ export const MASK6_VALUES = 'a prefix length from 1 to 128, such as /64 or 64';
 export const MASK_VALUES = 'hex such as 0xffffff00, a decimal number, a prefix length such as /24, or a netmask such as 255.255.255.0';
 export const SCHEDULERS_ALLOWED = 'fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel';
 export const ACTIONS_ALLOWED = 'pipe N, queue N, allow (accept, pass, permit), deny (drop, reject)';
-export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2';
+export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type';
 export const PROTOCOLS_ALLOWED = `${PROTOCOLS.join(', ')}, ip4 (ipv4), ip6 (ipv6), or a protocol number 0-255`;
 export const ADDRESS_ALLOWED =
   'any, an IPv4 or IPv6 address, a prefix such as 198.18.0.0/24, a list a,b or {a,b}, or not followed by one of these';
@@ -97,7 +98,7 @@ const DENY_WORDS = new Set(['deny', 'drop', 'reject']);
 const STATEFUL = new Set(['keep-state', 'record-state', 'setup', 'established', 'limit', 'set-limit', 'check-state']);
 /** Rule options that say nothing on a bridge: every packet it sees is bridged, at layer 2. */
 /** The words a rule's body may start with other than a protocol. */
-const RULE_WORDS = new Set(['from', 'to', 'not', 'src-ip', 'dst-ip', 'src-ip6', 'dst-ip6', 'src-ipv6', 'dst-ipv6', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob', 'layer2', 'bridged', 'ip4', 'ipv4', 'ip6', 'ipv6']);
+const RULE_WORDS = new Set(['mac', 'mac-type', 'from', 'to', 'not', 'src-ip', 'dst-ip', 'src-ip6', 'dst-ip6', 'src-ipv6', 'dst-ipv6', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob', 'layer2', 'bridged', 'ip4', 'ipv4', 'ip6', 'ipv6']);
 const NOOP_RULE_OPTIONS = new Set(['bridged']);
 /** ipfw's ip4/ipv4 and ip6/ipv6: as the protocol (`ip6 from any to any`) or an option, one family's packets only. */
 const FAMILY_WORDS = new Map<string, Family>([
@@ -807,6 +808,24 @@ class CommandParser {
           match.family = family;
           break;
         }
+        case 'mac': {
+          // ipfw's order, as on the wire: destination first, then source
+          const allowed = `two Ethernet addresses, destination then source, each "any" or six hex bytes such as 02:70:77:00:00:01, optionally /bits`;
+          const dst = this.value(word, allowed);
+          const src = this.value(word, allowed);
+          for (const [key, mac] of [['dstMac', dst], ['srcMac', src]] as const) {
+            if (mac === 'any') continue;
+            if (!/^[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}(?:\/\d{1,2})?$/i.test(mac)) this.bad(mac, `is not an Ethernet address; allowed: ${allowed}`);
+            setOnce(key, word, mac);
+          }
+          break;
+        }
+        case 'mac-type': {
+          const v = this.value(word, 'Ethernet types: a number, a name (arp, ip, ipv6, vlan, ...), a range or a list');
+          const items = v.split(',');
+          setOnce('macType', word, items.length === 1 ? items[0]! : items);
+          break;
+        }
         case 'layer2':
           match.l2 = true; // every frame, ARP too; without it a rule sees IP packets only, as ipfw's do
           break;
@@ -932,7 +951,7 @@ function order(pipe: Pipe): Pipe {
 }
 
 function orderRule<T extends Partial<Rule>>(rule: T): T {
-  const keys: (keyof Rule)[] = ['from', 'family', 'proto', 'src', 'dst', 'srcPort', 'dstPort', 'l2'];
+  const keys: (keyof Rule)[] = ['from', 'family', 'proto', 'src', 'dst', 'srcPort', 'dstPort', 'dstMac', 'srcMac', 'macType', 'l2'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (rule[k] !== undefined) out[k] = rule[k];
   return out as T;

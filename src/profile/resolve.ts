@@ -122,6 +122,11 @@ export interface ResolvedRule {
   l2?: true;
   /** IPv4 (ip4) or IPv6 (ip6) packets only, as ipfw's ip4/ip6 */
   family?: Family;
+  /** Ethernet addresses (ipfw mac): the address and, for a prefix, the mask of its leading bits */
+  dstMac?: { addr: string; mask?: string };
+  srcMac?: { addr: string; mask?: string };
+  /** Ethernet types as nft set items ("0x0806", "0x0800-0x86dd") */
+  macType?: string[];
 }
 
 export interface ResolvedProfile {
@@ -464,6 +469,22 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
   }
   if (isProbability(r.prob)) rule.prob = r.prob;
   if (r.l2 === true) rule.l2 = true;
+  for (const side of ['dstMac', 'srcMac'] as const) {
+    if (typeof r[side] !== 'string') continue;
+    const mac = macAddress(r[side]);
+    if (mac) rule[side] = mac;
+    else errors.push(`${at}.${side}: ${show(r[side])} is not an Ethernet address; allowed: six hex bytes such as "02:70:77:00:00:01", optionally /bits (1-48)`);
+  }
+  if (r.macType !== undefined) {
+    const types = macTypes(r.macType, `${at}.macType`, errors);
+    if (types) rule.macType = types;
+  }
+  if ((rule.dstMac || rule.srcMac || rule.macType) && !rule.l2) {
+    errors.push(`${at}: dstMac, srcMac and macType match Ethernet frames, which a rule takes only with "l2": true (ipfw layer2); add it`);
+  }
+  if (rule.macType && (rule.proto || rule.src || rule.dst || rule.srcPort || rule.dstPort || (FAMILIES as readonly unknown[]).includes(r.family))) {
+    errors.push(`${at}.macType: a rule takes macType or IP conditions (proto, src, dst, ports, family), not both: the IP conditions already say the frame's type`);
+  }
   if ((FAMILIES as readonly unknown[]).includes(r.family)) {
     rule.family = r.family as Family;
     const name = rule.family === 'ip6' ? 'IPv6' : 'IPv4';
@@ -477,6 +498,48 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
     }
   }
   return rule;
+}
+
+/** An Ethernet address, optionally /bits: the address nft compares and, for a prefix, its mask. */
+function macAddress(text: string): { addr: string; mask?: string } | undefined {
+  const m = /^([0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5})(?:\/(\d{1,2}))?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const bytes = m[1]!.split(':').map((b) => parseInt(b, 16));
+  const bits = m[2] === undefined ? 48 : Number(m[2]);
+  if (bits < 1 || bits > 48) return undefined;
+  const maskBytes = bytes.map((_, i) => (0xff << (8 - Math.max(0, Math.min(8, bits - 8 * i)))) & 0xff);
+  const hex2 = (list: number[]) => list.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const addr = hex2(bytes.map((b, i) => b & maskBytes[i]!));
+  return bits === 48 ? { addr } : { addr, mask: hex2(maskBytes) };
+}
+
+/** Ethernet type names ipfw knows (its ether_types table), as numbers. */
+export const ETHER_TYPES: Record<string, number> = { ip: 0x0800, ipv4: 0x0800, ipv6: 0x86dd, arp: 0x0806, rarp: 0x8035, vlan: 0x8100, loopback: 0x9000, trail: 0x1000, at: 0x809b, atalk: 0x809b, appletalk: 0x809b, aarp: 0x80f3, ipx: 0x8137, pppoe_disc: 0x8863, pppoe_sess: 0x8864 };
+
+/** A list of Ethernet types as nft set items; undefined when none is valid (each bad one is reported). */
+function macTypes(raw: unknown, at: string, errors: string[]): string[] | undefined {
+  const items = (Array.isArray(raw) ? raw : [raw]).flatMap((p) => (typeof p === 'string' ? p.split(',').map((x) => x.trim()) : [p]));
+  const one = (t: string): number | undefined => {
+    const v = /^0x[0-9a-f]{1,4}$/i.test(t) ? parseInt(t, 16) : /^\d{1,5}$/.test(t) ? Number(t) : ETHER_TYPES[t.toLowerCase()];
+    return v !== undefined && v <= 0xffff ? v : undefined;
+  };
+  const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item === 'number' && Number.isInteger(item) && item >= 0 && item <= 0xffff) {
+      out.push(hex4(item));
+      continue;
+    }
+    const m = typeof item === 'string' ? /^([^-\s]+)(?:\s*-\s*([^-\s]+))?$/.exec(item) : null;
+    const lo = m ? one(m[1]!) : undefined;
+    const hi = m?.[2] !== undefined ? one(m[2]) : lo;
+    if (lo === undefined || hi === undefined || hi < lo) {
+      errors.push(`${at}: ${show(item)} is not an Ethernet type; allowed: a number (0x0806 or 2054), a name (${Object.keys(ETHER_TYPES).join(', ')}), a range "0x0800-0x86dd" (low <= high), or a list`);
+      continue;
+    }
+    out.push(lo === hi ? hex4(lo) : `${hex4(lo)}-${hex4(hi)}`);
+  }
+  return out.length ? out : undefined;
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;

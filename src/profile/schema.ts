@@ -192,6 +192,11 @@ export const RuleSchema = Type.Object(
     dstPort: Type.Optional(PortMatch),
     /** IPv4 packets only ("ip4") or IPv6 packets only ("ip6"), as ipfw's ip4 and ip6; absent: both */
     family: Type.Optional(Type.Union(FAMILIES.map((f) => Type.Literal(f)), { description: 'ip4: IPv4 packets only; ip6: IPv6 packets only (ipfw ip4/ip6); absent: both' })),
+    /** Ethernet addresses (ipfw `mac DST SRC`), "02:70:77:00:00:01" or with a prefix length "02:70:77:00:00:00/24"; a frame rule: needs `l2` */
+    dstMac: Type.Optional(Type.String({ description: 'an Ethernet address such as "02:70:77:00:00:02", optionally /bits ("02:70:77:00:00:00/24"); needs "l2": true' })),
+    srcMac: Type.Optional(Type.String({ description: 'an Ethernet address such as "02:70:77:00:00:01", optionally /bits; needs "l2": true' })),
+    /** Ethernet types (ipfw `mac-type`): numbers, names, ranges; a frame rule: needs `l2` */
+    macType: Type.Optional(Type.Union([PortItem, Type.Array(PortItem, { minItems: 1 })], { description: 'Ethernet types: a number (0x0806), a name (arp, ip, ipv6, vlan, ...), a range ("0x0800-0x86dd") or a list; needs "l2": true' })),
     /** the rule matches only this fraction of the packets it would match (ipfw `prob`) */
     prob: Type.Optional(Probability('match probability')),
     /**

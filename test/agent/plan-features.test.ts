@@ -193,3 +193,24 @@ test('planner: ip6 and ip4 (JSON family) take one family\'s packets, with or wit
   t.regex(nft, /\tmeta l4proto 58 ip6 daddr != 2001:2::\/48 counter name "rule300_2"/);
   t.notRegex(nft, /rule300_2.*\n.*rule300_2/, 'one nft rule: the family leaves out the IPv4 variant');
 });
+
+test('planner: ipfw mac and mac-type (JSON dstMac, srcMac, macType) are Ethernet conditions of a frame rule; without l2, or beside IP conditions, they are refused', (t) => {
+  const p = profile({
+    name: 'frames',
+    pipes: { p: { bw: '30Byte/s' } },
+    rules: [
+      { number: 100, srcMac: '02:70:77:00:00:01', macType: 'arp', l2: true, pipe: 'p' },
+      { number: 200, dstMac: '02:70:77:00:00:00/24', macType: ['0x0800-0x86dd', 'vlan', 2054], l2: true, pipe: 'p' },
+    ],
+  });
+  const nft = plan(p, fresh).nft;
+  t.regex(nft, /\tether saddr 02:70:77:00:00:01 ether type 0x0806 counter name "rule100_0"/);
+  t.regex(nft, /\tether daddr & ff:ff:ff:00:00:00 == 02:70:77:00:00:00 ether type \{ 0x0800-0x86dd, 0x8100, 0x0806 \} counter name "rule200_1"/);
+  const bad = validateProfile({ name: 'x', pipes: { p: { delay: 1 } }, rules: [{ srcMac: '02:70:77:00:00:01', pipe: 'p' }, { macType: 'arp', proto: 'tcp', l2: true, pipe: 'p' }, { macType: 'ethernet', l2: true, pipe: 'p' }] });
+  t.false(bad.ok);
+  t.deepEqual(bad.ok ? [] : bad.errors, [
+    'profile.rules[0]: dstMac, srcMac and macType match Ethernet frames, which a rule takes only with "l2": true (ipfw layer2); add it',
+    'profile.rules[1].macType: a rule takes macType or IP conditions (proto, src, dst, ports, family), not both: the IP conditions already say the frame\'s type',
+    'profile.rules[2].macType: "ethernet" is not an Ethernet type; allowed: a number (0x0806 or 2054), a name (ip, ipv4, ipv6, arp, rarp, vlan, loopback, trail, at, atalk, appletalk, aarp, ipx, pppoe_disc, pppoe_sess), a range "0x0800-0x86dd" (low <= high), or a list',
+  ]);
+});

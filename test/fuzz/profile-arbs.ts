@@ -132,6 +132,10 @@ const portMatch = fc.oneof(port, portRange, fc.constantFrom('22,53', 'any', '80'
 const protoOne = fc.oneof(fc.constantFrom(...PROTOCOLS), fc.integer({ min: 0, max: 255 }));
 const proto = fc.oneof(protoOne, fc.array(protoOne, { minLength: 1, maxLength: 4 }));
 
+const mac = fc
+  .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }), fc.option(fc.integer({ min: 1, max: 48 }), { nil: undefined }))
+  .map(([bytes, bits]) => `${bytes.map((b) => b.toString(16).padStart(2, '0')).join(':')}${bits === undefined ? '' : `/${bits}`}`);
+
 const PORT_PROTOS: unknown[] = ['tcp', 'udp', 'sctp', 'udplite', 6, 17, 132, 136];
 
 /** A profile built to validate most of the time: references point at pipes and queues that exist, and the usual conflicts are repaired unless `raw`. */
@@ -154,6 +158,10 @@ export const profileArb = fc
           dstPort: portMatch,
           prob: probability,
           family: fc.constantFrom('ip4', 'ip6'),
+          l2: fc.boolean(),
+          dstMac: fc.oneof(fc.constantFrom('02:70:77:00:00:02', '02:70:77:00:00:00/24', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:00/25'), mac),
+          srcMac: fc.oneof(fc.constantFrom('02:70:77:00:00:01', '02:70:77:00:00:00/40'), mac),
+          macType: fc.oneof(fc.constantFrom('arp', 'ip', 'ipv6', 'vlan', '0x0806', '0x0800-0x86dd', 2054), fc.array(fc.constantFrom('arp', 'rarp', 34525, '0x8100-0x8101'), { minLength: 1, maxLength: 3 })),
         },
         { requiredKeys: ['target'] },
       ),
@@ -213,6 +221,14 @@ export const profileArb = fc
         }
         const list = Array.isArray(r.proto) ? r.proto : r.proto === undefined ? [] : [r.proto];
         if (list.length && list.every((p) => ['icmp', 1, 'ipv6-icmp', 'icmp6', 58].includes(p as string | number))) delete r.proto;
+      }
+      if (!raw && (r.dstMac !== undefined || r.srcMac !== undefined || r.macType !== undefined)) {
+        // frame conditions: a frame rule, and an Ethernet type only where no IP condition says it
+        r.l2 = true;
+        // (half the time the Ethernet type stays and the IP conditions go: by the rule number's parity)
+        const ip = ['proto', 'src', 'dst', 'srcPort', 'dstPort', 'family'];
+        if (r.macType !== undefined && (r.number as number) % 2 === 0) for (const k of ip) delete r[k];
+        if (ip.some((k) => r[k] !== undefined)) delete r.macType;
       }
       if (!raw && (r.srcPort !== undefined || r.dstPort !== undefined)) {
         const list = Array.isArray(r.proto) ? r.proto : r.proto === undefined ? [] : [r.proto];

@@ -157,6 +157,8 @@ const EXPRESSIBLE: Profile[] = [
       { number: 1200, action: 'pipe', pipe: '2', proto: 'icmp6', dst: { not: ['2001:2::1', '2001:2::2'] } },
       { number: 1300, action: 'queue', queue: '3', family: 'ip4' },
       { number: 1400, action: 'pipe', pipe: '2', family: 'ip4', proto: ['udp', 'tcp'], l2: true },
+      { number: 1500, action: 'pipe', pipe: '2', dstMac: '02:70:77:00:00:00/24', macType: ['arp', '0x8100-0x8101'], l2: true },
+      { number: 1600, action: 'deny', srcMac: '02:70:77:00:00:01', l2: true },
     ],
   },
 ];

@@ -368,7 +368,7 @@ const BAD: [string, string][] = [
   ],
   ...['keep-state', 'setup', 'established'].map((option): [string, string] => [
     `ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any ${option}`,
-    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2`,
+    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type`,
   ]),
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any dst-port http',
@@ -393,7 +393,7 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ip from any to any frag',
-    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2',
+    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type',
   ],
   [
     'ipfw add 100 skipto 200 ip from any to any',
@@ -427,7 +427,7 @@ const BAD: [string, string][] = [
   // the second command of a run-together line is reported as itself, on the line where it is
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 out dst-port 2000-3000 ipfw add 200 pipe 1 sideways',
-    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2',
+    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type',
   ],
 ];
 
@@ -510,4 +510,16 @@ ipfw add 1500 pipe 1 ipv4 from 198.18.0.0/24 to any`);
     { number: 1500, action: 'pipe', pipe: '1', family: 'ip4', src: '198.18.0.0/24' },
   ]);
   t.deepEqual(p.pipes['1']!.mask, { srcIp6: 128 });
+});
+
+test('mac DST SRC and mac-type, for rules that mean frames (layer2), as FreeBSD writes them', (t) => {
+  const p = parseIpfw(`pipe 1 config bw 30Byte/s
+ipfw add 100 pipe 1 mac any 02:70:77:00:00:01 mac-type arp layer2
+ipfw add 200 pipe 1 layer2 mac 02:70:77:00:00:00/24 any mac-type 0x0800-0x86dd,vlan`);
+  t.deepEqual(p.rules, [
+    { number: 100, action: 'pipe', pipe: '1', srcMac: '02:70:77:00:00:01', macType: 'arp', l2: true },
+    { number: 200, action: 'pipe', pipe: '1', dstMac: '02:70:77:00:00:00/24', macType: ['0x0800-0x86dd', 'vlan'], l2: true },
+  ]);
+  t.is(t.throws(() => parseIpfw('pipe 1 config\nipfw add 100 pipe 1 mac 02:70:77:00:00:00&ff:ff:ff:00:00:00 any layer2'))?.message,
+    'line 2: ipfw add 100 pipe 1 mac 02:70:77:00:00:00&ff:ff:ff:00:00:00 any layer2: "02:70:77:00:00:00&ff:ff:ff:00:00:00" is not an Ethernet address; allowed: two Ethernet addresses, destination then source, each "any" or six hex bytes such as 02:70:77:00:00:01, optionally /bits');
 });
