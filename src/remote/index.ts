@@ -108,7 +108,7 @@ export async function remote(address: string, verb: string, args: string[], opts
     }
     case 'ipfw':
     case 'dnctl': {
-      if (!args.length) throw new RemoteUsage(`${verb}: give an ${verb} command, -f FILE, or show`);
+      if (!args.length) throw new RemoteUsage(`${verb}: give an ${verb} command, -f FILE, list, or show`);
       const show = showCommand(verb, args);
       if (show) {
         const query = `what=${show.what}${show.numbers.length ? `&numbers=${show.numbers.join(',')}` : ''}`;
