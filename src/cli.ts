@@ -226,7 +226,7 @@ options embed into a copy of the image first; the image itself is left as it is.
     .command('remote')
     .description("drive a box over its HTTP API as at its console: status, apply, ipfw and watch, with the box's own output and exit status")
     .argument('<url>', "the box's API, e.g. http://198.19.0.15 or http://127.0.0.1:8080")
-    .argument('<command>', 'status [--json] | apply FILE... | ipfw CMD... | ipfw -f FILE | ipfw show | dnctl CMD... | watch [--count N]')
+    .argument('<command>', 'status [--json] | apply FILE... | ipfw CMD... | ipfw -f FILE | ipfw list | ipfw show | ipfw pipe|queue|sched show | dnctl CMD... | watch [--count N]')
     .argument('[args...]', "the command's arguments")
     .option('--token <token>', 'the API token (default: $PICOWIRE_TOKEN)')
     .option('--json', 'status and watch: the JSON the API gives')

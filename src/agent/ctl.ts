@@ -3,7 +3,9 @@
 //   picowire status [--json]    the profile in force and its counters
 //   picowire ipfw CMD...        one ipfw command, amending the profile in force (as on FreeBSD)
 //   picowire ipfw -f FILE|-     a whole ipfw configuration, replacing the profile in force
-//   picowire ipfw show          the profile in force, written as ipfw commands
+//   picowire ipfw list          the profile in force, written as ipfw commands
+//   picowire ipfw show          the rules' counters, as FreeBSD's ipfw show prints them
+//   picowire ipfw|dnctl pipe|queue|sched show [N...]   dummynet's own listing, as FreeBSD prints it
 //   picowire dnctl CMD...       dummynet's own command (FreeBSD 13.1 on), as ipfw pipe|queue|sched
 // Exit status: 0 done, 1 a profile was rejected, 2 usage or the agent is not reachable.
 import { readFileSync } from 'node:fs';
@@ -14,13 +16,17 @@ import type { Profile } from '../profile/schema.ts';
 import type { Request, Response } from './control.ts';
 import { CONTROL_SOCKET } from './paths.ts';
 import { formatStatus } from './status.ts';
+import { formatShow, showCommand } from '../ipfw/show.ts';
 
 const USAGE = `usage: picowire apply FILE...      put each profile in force, in order ("-" reads stdin)
        picowire status [--json]     the profile in force, per pipe and queue: packets, bytes, drops, queue
        picowire ipfw COMMAND...     one ipfw command amending the profile in force, e.g.
                                     picowire ipfw pipe 1 config bw 2Mbit/s delay 10ms
        picowire ipfw -f FILE|-      a whole ipfw configuration, replacing the profile in force
-       picowire ipfw show           the profile in force as ipfw commands
+       picowire ipfw list           the profile in force as ipfw commands
+       picowire ipfw show           each rule's packets and bytes, as FreeBSD's ipfw show
+       picowire ipfw pipe show      each pipe and its instances, as FreeBSD prints them (also
+                                    queue show, sched show; dnctl pipe|queue|sched show)
        picowire dnctl COMMAND...    dummynet's own command (FreeBSD 13.1 on): pipe, queue, sched, flush`;
 
 class Usage extends Error {}
@@ -93,8 +99,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'ipfw':
     case 'dnctl': {
-      if (rest.length === 0) throw new Usage(`${command}: give an ${command} command, -f FILE, or show`);
-      if (rest[0] === 'show' || (rest[0] === 'pipe' && rest[1] === 'show') || (rest[0] === 'list' && rest.length === 1)) {
+      if (rest.length === 0) throw new Usage(`${command}: give an ${command} command, -f FILE, list, or show`);
+      const show = showCommand(command, rest);
+      if (show) {
+        const res = await ask({ op: 'status' });
+        if (res.op !== 'status') throw new Usage(res.ok ? 'unexpected answer' : res.errors.join('; '));
+        const text = formatShow(show.what, await current(), res.status, show.numbers);
+        if (text) console.log(text.trimEnd());
+        return 0;
+      }
+      if (rest[0] === 'list' && rest.length === 1) {
         const profile = await current();
         console.log(profile ? formatIpfw(profile).trimEnd() : '# no profile in force');
         return 0;
@@ -102,7 +116,9 @@ export async function main(argv: string[]): Promise<number> {
       let profile: Profile;
       try {
         // -f: a whole configuration; otherwise one command amending what is in force
-        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw') : amendProfile(await current(), `${command} ${rest.join(' ')}`);
+        // a file a command names (pipe N config profile FILE) is read here, on the box
+        const files = { readFile: (path: string) => readFileSync(path, 'utf8') };
+        profile = rest[0] === '-f' && rest.length === 2 ? parseIpfw(readInput(rest[1]!), 'ipfw', files) : amendProfile(await current(), `${command} ${rest.join(' ')}`, files);
       } catch (e) {
         if (e instanceof Inexpressible) throw new Usage(`ipfw: ${e.message}`);
         console.error(`ipfw: ${(e as Error).message}`);

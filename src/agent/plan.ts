@@ -66,6 +66,7 @@
 // its own link (full duplex), where dummynet would make the two directions share one pipe.
 import type { Port, Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
+import { IP6_MASK_FIELDS } from '../profile/resolve.ts';
 import type { MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
 import { maxScheduledDelay, positionAt, type TimedValues } from '../profile/timed.ts';
 import type { ResolvedAqm } from '../profile/aqm.ts';
@@ -525,7 +526,7 @@ function percent(p: number): string {
 
 // ---- nftables ----------------------------------------------------------------------------------
 
-const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
+const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, icmp6: 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
 const PORT_PROTOS = [6, 17, 132, 136];
 
 /** The nft field a mask reads, its width and the type of its values in a map key. */
@@ -535,7 +536,34 @@ const MASK_EXPR: Record<MaskField, { expr: string; width: number; type: string }
   srcPort: { expr: 'th sport', width: 16, type: 'inet_service' },
   dstPort: { expr: 'th dport', width: 16, type: 'inet_service' },
   proto: { expr: 'meta l4proto', width: 8, type: 'inet_proto' },
+  // an IPv6 address mask is a prefix length (resolve.ts); the flow label has no type name of its own
+  srcIp6: { expr: 'ip6 saddr', width: 128, type: 'ipv6_addr' },
+  dstIp6: { expr: 'ip6 daddr', width: 128, type: 'ipv6_addr' },
+  flowId: { expr: 'ip6 flowlabel', width: 20, type: '' },
 };
+
+/** Bytes of nft registers a key field takes (each field takes whole 4-byte registers). */
+const REGISTER_BYTES: Record<MaskField, number> = { srcIp: 4, dstIp: 4, srcPort: 4, dstPort: 4, proto: 4, srcIp6: 16, dstIp6: 16, flowId: 4 };
+/** The largest dynamic-map key the image's nft (1.0.6) linearizes: beyond it nft aborts (netlink_gen_expr assertion). */
+const MAX_KEY_BYTES = 16;
+/**
+ * A key too long for a map is hashed to 32 bits first: collisions between two keys are about one in
+ * 4e9. The map is declared by another 32-bit number (`typeof jhash ...` is accepted, but then
+ * `nft list` segfaults printing the map: nft 1.0.6).
+ */
+const HASHED_KEY = 'mod 4294967295';
+
+/** An IPv6 prefix length as nft writes the netmask: 64 → ffff:ffff:ffff:ffff:: */
+export function ip6Netmask(length: number): string {
+  const groups = Array.from({ length: 8 }, (_, i) => {
+    const ones = Math.max(0, Math.min(16, length - 16 * i));
+    return ones === 0 ? 0 : (0xffff << (16 - ones)) & 0xffff;
+  });
+  let last = 7;
+  while (last >= 0 && groups[last] === 0) last--;
+  const head = groups.slice(0, last + 1).map(hex).join(':');
+  return last === 7 ? head : `${head}::`;
+}
 
 const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
 
@@ -558,7 +586,9 @@ export const MASK_IDLE_TIMEOUT_S = 60;
 interface MaskedTarget {
   /** names the map and the chain: the target and its key fields, so a definition never changes under one name */
   name: string;
-  decl: string;
+  /** the maps' declarations: one per address family (see familyKey) */
+  decl: string[];
+  maps: string[];
   chain: string[];
 }
 
@@ -574,37 +604,84 @@ export const queueMaskName = (base: number, j0: number, mask: ResolvedMask) => `
  * field (the transport header's first word), and the key has four. Fewer fields keep their own, as
  * nft prints them.
  */
-function keyFields(mask: ResolvedMask): { expr: string; bits: number; width: number; type: string }[] {
+function keyFields(mask: ResolvedMask): { expr: string; bits: number; width: number; type: string; field: MaskField }[] {
   const fields = (Object.entries(mask) as [MaskField, number][]).map(([field, bits]) => ({ ...MASK_EXPR[field], bits, field }));
   const src = fields.find((f) => f.field === 'srcPort'), dst = fields.find((f) => f.field === 'dstPort');
-  if (!src || !dst || fields.length <= 4) return fields;
-  const ports = { expr: '@th,0,32', bits: ((src.bits << 16) | dst.bits) >>> 0, width: 32, type: '' };
+  if (!src || !dst || fields.length <= 4 || fields.some((f) => REGISTER_BYTES[f.field] > 4)) return fields;
+  const ports = { expr: '@th,0,32', bits: ((src.bits << 16) | dst.bits) >>> 0, width: 32, type: '', field: 'srcPort' as MaskField };
   return fields.flatMap((f) => (f === src ? [ports] : f === dst ? [] : [f]));
 }
 
-function maskedTarget(name: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
-  const fields = keyFields(mask);
+/**
+ * The part of a mask one address family's packets are keyed by, as dummynet keys them: an IPv4
+ * packet by src-ip/dst-ip and the ports and protocol, an IPv6 packet by src-ip6/dst-ip6/flow-id and
+ * the ports and protocol. A family none of whose fields are masked has one key (all its packets in
+ * one instance, as dummynet's all-zero flow id).
+ */
+function familyMask(mask: ResolvedMask, family: Family): ResolvedMask {
+  const own = family === 'ip6' ? IP6_MASK_FIELDS : (['srcIp', 'dstIp'] as MaskField[]);
+  const shared: MaskField[] = ['srcPort', 'dstPort', 'proto'];
+  return Object.fromEntries(Object.entries(mask).filter(([f]) => own.includes(f as MaskField) || shared.includes(f as MaskField)));
+}
+
+/** One family's map: its declaration's key type and the key expression. */
+function familyKey(mask: ResolvedMask, family: Family): { keyType: string; key: string; guard: string } {
+  const fields = keyFields(familyMask(mask, family));
+  // no field of its own: the family's packets share one key (the frame's type)
+  if (fields.length === 0) return { keyType: 'typeof meta protocol', key: 'meta protocol', guard: `meta protocol ${family} ` };
   const key = fields
     .map(({ expr, width, bits, type }) => {
-      const whole = bits === 2 ** width - 1;
-      const value = type === 'ipv4_addr' ? dotted(bits) : `0x${hex(bits)}`;
+      const whole = width === 128 ? bits === 128 : bits === 2 ** width - 1;
+      const value = type === 'ipv4_addr' ? dotted(bits) : type === 'ipv6_addr' ? ip6Netmask(bits) : `0x${hex(bits)}`;
       return whole ? expr : fields.length > 1 ? `(${expr} & ${value})` : `${expr} & ${value}`;
     })
     .join(' . ');
+  // the fields every family has (ports, protocol) say nothing of which: the rules say it themselves
+  const guard = fields.some((f) => f.type === 'ipv4_addr' || f.field === 'srcIp6' || f.field === 'dstIp6' || f.field === 'flowId') ? '' : `meta protocol ${family} `;
+  if (fields.reduce((n, f) => n + REGISTER_BYTES[f.field], 0) > MAX_KEY_BYTES) {
+    return { keyType: 'typeof numgen inc mod 2', key: `jhash ${key} ${HASHED_KEY}`, guard };
+  }
   // a raw field has no type name: the map is declared by the expressions it is keyed by
   const keyType = fields.some((f) => f.type === '') ? `typeof ${fields.map((f) => f.expr).join(' . ')}` : `type ${fields.map((f) => f.type).join(' . ')}`;
-  const set = `meta ${meta} set ${key} map @${name}`;
-  const instances = `mod ${pool} offset 0x${hex(first)}`;
+  return { keyType, key, guard };
+}
+
+/**
+ * How a mask's map key for one family's packets is laid out, for a reader of the map's elements
+ * (ipfw pipe show): its fields in the key's order ('ports' for both ports read as one 32-bit field),
+ * or hashed (the key is a 32-bit hash), or none (one key for the family: its name).
+ */
+export function keyLayout(mask: ResolvedMask, family: Family): { fields: (MaskField | 'ports')[]; hashed: boolean } {
+  const fields = keyFields(familyMask(mask, family));
   return {
-    name,
-    decl: `	map ${name} { ${keyType} : ${keyType.startsWith('typeof') ? `meta ${meta}` : meta === 'priority' ? 'classid' : 'mark'}; size ${MAP_SIZE}; flags dynamic,timeout; timeout ${MASK_IDLE_TIMEOUT_S}s; }`,
-    chain: [
-      `${set} update @${name} { ${key} : meta ${meta} } return`,
-      `add @${name} { ${key} : numgen inc ${instances} }`,
-      `${set} return`,
-      `meta ${meta} set jhash ${key} ${instances} return`,
-    ],
+    fields: fields.map((f) => (f.expr === '@th,0,32' ? 'ports' : f.field)),
+    hashed: fields.reduce((n, f) => n + REGISTER_BYTES[f.field], 0) > MAX_KEY_BYTES,
   };
+}
+
+/** The map of a masked target that keys one family's packets (IPv4's keeps the target's own name). */
+export const familyMapName = (name: string, family: Family) => (family === 'ip6' ? `${name}_6` : name);
+
+function maskedTarget(name: string, mask: ResolvedMask, pool: number, first: number, meta: 'priority' | 'mark'): MaskedTarget {
+  const instances = `mod ${pool} offset 0x${hex(first)}`;
+  const decl: string[] = [];
+  const maps: string[] = [];
+  const chain: string[] = [];
+  for (const family of ['ip', 'ip6'] as Family[]) {
+    const map = familyMapName(name, family);
+    const { keyType, key, guard } = familyKey(mask, family);
+    const set = `meta ${meta} set ${key} map @${map}`;
+    const valueType = keyType.startsWith('typeof') ? `meta ${meta}` : meta === 'priority' ? 'classid' : 'mark';
+    maps.push(map);
+    decl.push(`\tmap ${map} { ${keyType} : ${valueType}; size ${MAP_SIZE}; flags dynamic,timeout; timeout ${MASK_IDLE_TIMEOUT_S}s; }`);
+    chain.push(
+      `${guard}${set} update @${map} { ${key} : meta ${meta} } return`,
+      `${guard}add @${map} { ${key} : numgen inc ${instances} }`,
+      `${guard}${set} return`,
+      `${guard}meta ${meta} set jhash ${key.startsWith('jhash ') ? key.slice(6, -HASHED_KEY.length - 1) : key} ${instances} return`,
+    );
+  }
+  return { name, decl, maps, chain };
 }
 
 /** How a rule's traffic reaches its pipe instance and queue class: the values every packet gets, and the masked targets that choose per key. */
@@ -657,15 +734,15 @@ class MaskObjects {
 
   /** The chains and maps made: what the next plan removes if it has no use for them. */
   made(): NftObjects {
-    return { chains: [...this.targets.keys(), ...this.ruleChains.map(([name]) => name)], maps: [...this.targets.keys()] };
+    return { chains: [...this.targets.keys(), ...this.ruleChains.map(([name]) => name)], maps: [...this.targets.values()].flatMap((t) => t.maps) };
   }
 
   /** Declarations (maps, then every chain declared empty), then flushes and fills: one transaction leaves them exactly as planned. */
   script(table: string): { declare: string[]; flush: string[]; fill: string[] } {
     const chains: [string, string[]][] = [...[...this.targets.values()].map((t): [string, string[]] => [t.name, t.chain]), ...this.ruleChains];
     return {
-      declare: [...[...this.targets.values()].map((t) => t.decl), ...chains.map(([name]) => `\tchain ${name} { }`)],
-      flush: [...[...this.targets.keys()].map((name) => `flush map ${table} ${name}`), ...chains.map(([name]) => `flush chain ${table} ${name}`)],
+      declare: [...[...this.targets.values()].flatMap((t) => t.decl), ...chains.map(([name]) => `\tchain ${name} { }`)],
+      flush: [...[...this.targets.values()].flatMap((t) => t.maps).map((name) => `flush map ${table} ${name}`), ...chains.map(([name]) => `flush chain ${table} ${name}`)],
       fill: chains.flatMap(([name, rules]) => [`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}']),
     };
   }
@@ -677,7 +754,8 @@ function chance(p: number): string[] {
   return n >= 1e6 ? [] : [`numgen random mod 1000000 < ${n}`];
 }
 
-type Family = 'ip' | 'ip6';
+/** nft's names of the address families */
+export type Family = 'ip' | 'ip6';
 /** The frames ipfw's rules see: IPv4 and IPv6 packets (ARP crosses a dummynet bridge by ipfw). */
 const IP_FRAMES = '{ ip, ip6 }';
 
@@ -694,9 +772,11 @@ function addressVariants(rule: ResolvedRule): string[][] {
     const set = side === 'saddr' ? rule.src : rule.dst;
     return set ? [{ side, set }] : [];
   });
-  if (!sides.length) return [[]];
+  // ipfw's ip4/ip6: the rule's one family (its addresses are of that family, resolve.ts checks)
+  const only: Family | undefined = rule.family === 'ip6' ? 'ip6' : rule.family === 'ip4' ? 'ip' : undefined;
+  if (!sides.length) return [only ? [`meta protocol ${only}`] : []];
   const variants: string[][] = [];
-  for (const family of ['ip', 'ip6'] as Family[]) {
+  for (const family of only ? [only] : (['ip', 'ip6'] as Family[])) {
     const conditions: string[] = [];
     let possible = true;
     for (const { side, set } of sides) {
@@ -714,6 +794,11 @@ function addressVariants(rule: ResolvedRule): string[][] {
 function matches(rule: ResolvedRule, withPort: boolean): string[][] {
   const head: string[] = [];
   if (withPort && rule.from) head.push(`iifname "${rule.from}"`);
+  // ipfw's mac and mac-type: frame rules (resolve.ts requires l2 for them)
+  for (const [side, mac] of [['daddr', rule.dstMac], ['saddr', rule.srcMac]] as const) {
+    if (mac) head.push(mac.mask ? `ether ${side} & ${mac.mask} == ${mac.addr}` : `ether ${side} ${mac.addr}`);
+  }
+  if (rule.macType) head.push(`ether type ${rule.macType.length === 1 ? rule.macType[0] : `{ ${rule.macType.join(', ')} }`}`);
   const protos = rule.proto?.map((p) => (typeof p === 'number' ? p : PROTO_NUMBERS[p]!));
   const ports = rule.srcPort || rule.dstPort;
   const l4 = protos ?? (ports ? PORT_PROTOS : undefined);

@@ -9,7 +9,7 @@ import { firstLines, type Runner } from './exec.ts';
 import { notes } from './notes.ts';
 import { BIN } from './paths.ts';
 import { agentSchedule, type PipePosition } from './schedule/runner.ts';
-import { instanceHandles, layout, NFT_TABLE, pipeMaskName, PORTS, queueMaskName, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
+import { familyMapName, instanceHandles, layout, NFT_TABLE, pipeMaskName, PORTS, queueMaskName, queuePackets, scheduled, schedulerKind, schedulerMembers } from './plan.ts';
 
 interface Context {
   run: Runner;
@@ -95,7 +95,9 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
   const profile = resolve(inForce);
   const where = layout(profile);
   // a masked target's keys by the value its map gives them: classid 1:x for pipes, the mark for queues
-  const keysOf = (map: string, value: number) => (maps.get(map) ?? []).filter((e) => e.value === value).map((e) => e.key);
+  // each family's packets have a map of their own (plan.ts, familyKey): IPv4 keys first, then IPv6 keys
+  const keysOf = (map: string, value: number) =>
+    [familyMapName(map, 'ip'), familyMapName(map, 'ip6')].flatMap((m) => (maps.get(m) ?? []).filter((e) => e.value === value).map((e) => e.key));
   const find = (dev: string, handle: string) => qdiscs.find((q) => q.dev === dev && q.handle === handle);
   const leafOf = (dev: string, parent: string) => qdiscs.find((q) => q.dev === dev && q.parent === parent);
   const pipes: PipeStatus[] = [];

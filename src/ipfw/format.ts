@@ -24,6 +24,9 @@ const MASK_WORDS: [keyof Mask, string][] = [
   ['srcPort', 'src-port'],
   ['dstPort', 'dst-port'],
   ['proto', 'proto'],
+  ['srcIp6', 'src-ip6'],
+  ['dstIp6', 'dst-ip6'],
+  ['flowId', 'flow-id'],
 ];
 
 /** The profile as ipfw commands, one a line, ending with a newline. */
@@ -83,17 +86,31 @@ export function formatIpfw(profile: Profile): string {
       lines.push(`# picowire: rules[${i}] has no action ipfw can write (a pipe or queue action names none)`);
       return;
     }
-    words.push(protocol(rule.proto), 'from', address(rule.src), 'to', address(rule.dst));
+    // ipfw's ip4/ip6 stand where the protocol does when there is none, else as an option after the addresses
+    words.push(rule.family && rule.proto === undefined ? rule.family : protocol(rule.proto), 'from', address(rule.src), 'to', address(rule.dst));
+    if (rule.family && rule.proto !== undefined) words.push(rule.family);
     if (!isAny(rule.srcPort)) words.push('src-port', ports(rule.srcPort!));
     if (!isAny(rule.dstPort)) words.push('dst-port', ports(rule.dstPort!));
     if (rule.from === 'a') words.push('out');
     if (rule.from === 'b') words.push('in');
+    if (rule.dstMac !== undefined || rule.srcMac !== undefined) words.push('mac', rule.dstMac ?? 'any', rule.srcMac ?? 'any');
+    if (rule.macType !== undefined) words.push('mac-type', Array.isArray(rule.macType) ? rule.macType.map(text).join(',') : text(rule.macType));
     if (rule.l2) words.push('layer2');
     lines.push(words.join(' '));
   });
 
   if (profile.default === 'deny') lines.push('ipfw add 65535 deny ip from any to any');
   return lines.join('\n') + '\n';
+}
+
+/** The numbers formatIpfw gives a profile's pipes and queues (the same in every command it writes). */
+export function ipfwNumbers(profile: Profile): { pipes: Map<string, number>; queues: Map<string, number> } {
+  const queues: Record<string, QueueSpec> = profile.queues ?? {};
+  const rules: Rule[] = profile.rules ?? [];
+  return {
+    pipes: numbering([...Object.keys(profile.pipes ?? {}), ...Object.values(queues).map((q) => q.pipe), ...rules.map((r) => r.pipe)]),
+    queues: numbering([...Object.keys(queues), ...rules.map((r) => r.queue)]),
+  };
 }
 
 /** Names → numbers: a name that is a number 1-65535 keeps it; the others take the smallest free ones, in order. */

@@ -15,15 +15,20 @@
 // What is read: lines with or without a leading `ipfw` or `dnctl` (or `/sbin/ipfw`, `sudo ipfw`, flags -q
 // and -f), `#` comments, blank lines, `\` continuations, and several commands run together on
 // one line (a new command starts at each `ipfw` word, as in the seed paper's text).
+//   masks:          src-ip, dst-ip, src-port, dst-port, proto, src-ip6/dst-ip6 (a prefix length: /64 or 64),
+//                   flow-id (the IPv6 flow label's 20 bits), all (every one of these, as dummynet's)
 //   pipe N config   bw B (also "bw 256 Kbit/s"), delay D, plr P, queue Q, burst S, mask ..., buckets N,
-//                   sched TYPE / type TYPE, noerror (ignored). `profile FILE` is refused: write the
-//                   curve as the JSON profile's "delayProfile".
+//                   sched TYPE / type TYPE, noerror (ignored), profile FILE (dummynet's empirical delay
+//                   profile, delay-profile.ts: JSON "delayProfile"; read when the parser is given a reader,
+//                   as picowire ipfw on the box is, refused otherwise).
 //   queue N config  pipe P (or sched P), weight W, queue Q, mask ..., buckets N.
 //   sched N config  type TYPE, mask ..., buckets N — merged into pipe N (dummynet's `pipe N config`
 //                   is a link N driven by scheduler N, so scheduler N belongs to pipe N).
 //   add [N] [prob P] ACTION [body]   ACTION: pipe N, queue N, allow|accept|pass|permit, deny|drop|reject
 //                   body: [proto] [from SRC [ports]] [to DST [ports]] then, in any order, in, out, recv/xmit/via
-//                   a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2 (the rule takes every frame, ARP
+//                   a|b, src-port, dst-port, proto, src-ip, dst-ip (src-ip6, dst-ip6), ip4/ipv4 and ip6/ipv6 (one
+//                   family's packets: JSON `family`; also as the protocol, `ip6 from any to any`), mac DST SRC and
+//                   mac-type LIST (JSON dstMac, srcMac, macType: frame rules, with layer2), prob, layer2 (the rule takes every frame, ARP
 //                   too: JSON `l2`; without it a rule sees IPv4 and IPv6 packets only, as ipfw's do); `bridged`
 //                   is accepted and says nothing (every packet is bridged). Without from/to: ip from any to any.
 //                   `dst-port any` is no port condition. Refused: me, tables, hostnames, service names,
@@ -40,37 +45,43 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { UserError } from '../common/errors.ts';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS, parseBandwidth, parseDuration, parseQueue, parseSize } from '../profile/units.ts';
-import type { Aqm, Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
+import type { Aqm, Family, Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
 import { PROTOCOLS } from '../profile/words.ts';
 import * as aqm from './aqm.ts';
+import { parseDelayProfile } from './delay-profile.ts';
 
 export const COMMANDS_ALLOWED =
   'add, delete N, flush, pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, enable, disable';
 export const DNCTL_COMMANDS_ALLOWED = 'pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush';
-export const PIPE_OPTIONS = `bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, ${aqm.AQM_OPTIONS}`;
+export const PIPE_OPTIONS = `bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile, ${aqm.AQM_OPTIONS}`;
 export const QUEUE_OPTIONS = `pipe, sched, weight, queue, mask, buckets, noerror, ${aqm.AQM_OPTIONS}`;
 export const SCHED_OPTIONS = 'type, pipe (its own number), mask, buckets';
-export const MASK_ALLOWED = 'src-ip, dst-ip, src-port, dst-port, proto, all';
+export const MASK_ALLOWED = 'src-ip, dst-ip, src-ip6, dst-ip6, flow-id, src-port, dst-port, proto, all';
+export const MASK6_VALUES = 'a prefix length from 1 to 128, such as /64 or 64';
 export const MASK_VALUES = 'hex such as 0xffffff00, a decimal number, a prefix length such as /24, or a netmask such as 255.255.255.0';
 export const SCHEDULERS_ALLOWED = 'fifo, rr, drr, prio, qfq, wf2q+ (or wf2qp), fq_codel, fq_pie';
 export const ACTIONS_ALLOWED = 'pipe N, queue N, allow (accept, pass, permit), deny (drop, reject)';
-export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2';
-export const PROTOCOLS_ALLOWED = `${PROTOCOLS.join(', ')}, or a protocol number 0-255`;
+export const RULE_OPTIONS = 'from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type';
+export const PROTOCOLS_ALLOWED = `${PROTOCOLS.join(', ')}, ip4 (ipv4), ip6 (ipv6), or a protocol number 0-255`;
 export const ADDRESS_ALLOWED =
   'any, an IPv4 or IPv6 address, a prefix such as 198.18.0.0/24, a list a,b or {a,b}, or not followed by one of these';
 export const PORTS_ALLOWED = 'a port (22), a range (2000-3000), a list (22,53,1000-2000) or any';
 export const PORTS_OF_BRIDGE = 'a (the port facing the hosts under test) or b (the port facing the network)';
 
-/** The full mask each field gets from `mask all`. */
-const MASK_ALL: Required<Mask> = { srcIp: '0xffffffff', dstIp: '0xffffffff', srcPort: '0xffff', dstPort: '0xffff', proto: '0xff' };
+/** The full mask each field gets from `mask all` (IPv6 packets' fields too, as dummynet's). */
+const MASK_ALL: Required<Mask> = { srcIp: '0xffffffff', dstIp: '0xffffffff', srcPort: '0xffff', dstPort: '0xffff', proto: '0xff', srcIp6: 128, dstIp6: 128, flowId: '0xfffff' };
 const MASK_FIELDS = new Map<string, keyof Mask>([
   ['src-ip', 'srcIp'],
   ['dst-ip', 'dstIp'],
   ['src-port', 'srcPort'],
   ['dst-port', 'dstPort'],
   ['proto', 'proto'],
+  ['src-ip6', 'srcIp6'],
+  ['src-ipv6', 'srcIp6'],
+  ['dst-ip6', 'dstIp6'],
+  ['dst-ipv6', 'dstIp6'],
+  ['flow-id', 'flowId'],
 ]);
-const MASK_UNSUPPORTED = new Set(['src-ip6', 'dst-ip6', 'src-ipv6', 'dst-ipv6', 'flow-id']);
 
 const SCHEDULER_NAMES = new Map<string, Scheduler>([
   ['fifo', 'fifo'],
@@ -89,8 +100,15 @@ const DENY_WORDS = new Set(['deny', 'drop', 'reject']);
 const STATEFUL = new Set(['keep-state', 'record-state', 'setup', 'established', 'limit', 'set-limit', 'check-state']);
 /** Rule options that say nothing on a bridge: every packet it sees is bridged, at layer 2. */
 /** The words a rule's body may start with other than a protocol. */
-const RULE_WORDS = new Set(['from', 'to', 'not', 'src-ip', 'dst-ip', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob', 'layer2', 'bridged']);
+const RULE_WORDS = new Set(['mac', 'mac-type', 'from', 'to', 'not', 'src-ip', 'dst-ip', 'src-ip6', 'dst-ip6', 'src-ipv6', 'dst-ipv6', 'src-port', 'dst-port', 'proto', 'in', 'out', 'recv', 'xmit', 'via', 'prob', 'layer2', 'bridged', 'ip4', 'ipv4', 'ip6', 'ipv6']);
 const NOOP_RULE_OPTIONS = new Set(['bridged']);
+/** ipfw's ip4/ipv4 and ip6/ipv6: as the protocol (`ip6 from any to any`) or an option, one family's packets only. */
+const FAMILY_WORDS = new Map<string, Family>([
+  ['ip4', 'ip4'],
+  ['ipv4', 'ip4'],
+  ['ip6', 'ip6'],
+  ['ipv6', 'ip6'],
+]);
 
 /** Every option word of ipfw's dummynet commands: after `bw 4`, such a word starts the next option, any other is a unit. */
 const DUMMYNET_WORDS = new Set(
@@ -111,10 +129,16 @@ interface Command {
   program?: 'ipfw' | 'dnctl';
 }
 
+export interface ParseOptions {
+  /** reads a file a command names (`pipe N config profile FILE`); without it such a command is refused */
+  readFile?: (path: string) => string;
+}
+
 /** Parses ipfw/dummynet command lines into a profile named `name`; throws a UserError on the first mistake. */
-export function parseIpfw(text: string, name = 'ipfw'): Profile {
+export function parseIpfw(text: string, name = 'ipfw', opts: ParseOptions = {}): Profile {
   if (typeof text !== 'string') throw new UserError(`ipfw text must be a string, not ${text === null ? 'null' : typeof text}`);
   const state = new State();
+  state.readFile = opts.readFile;
   for (const command of splitCommands(text)) new CommandParser(command, state).run();
   return renamed(state.finish(name), names(text));
 }
@@ -171,6 +195,7 @@ class State {
   queueAt = new Map<string, CommandParser>();
   rules: { rule: Rule; at: CommandParser }[] = [];
   default: 'allow' | 'deny' | undefined;
+  readFile: ParseOptions['readFile'];
 
   addRule(rule: Rule, at: CommandParser): void {
     // after the last rule with a number ≤ this one: ipfw's order, equal numbers in the order added
@@ -404,6 +429,7 @@ class CommandParser {
 
   private pipeConfig(n: string): void {
     const pipe: Pipe = {};
+    let fromProfile: Pipe['bw'];
     const old = this.state.pipes.get(n);
     while (this.peek() !== undefined) {
       const option = this.next()!;
@@ -446,8 +472,21 @@ class CommandParser {
         case 'ecn':
           pipe.aqm = this.queueManagement(option, pipe.aqm);
           break;
-        case 'profile':
-          this.fail(`profile is not supported in ipfw text; write the curve as "delayProfile" of the pipe in the JSON profile`);
+        case 'profile': {
+          // dummynet's empirical delay profile: the file's curve, and its bw unless the command gives one
+          const file = this.value(option, 'a delay profile file');
+          if (!this.state.readFile) this.fail(`profile ${file}: the file is not where this text is read (it is read on the box by picowire ipfw there); write the curve as "delayProfile" of the pipe in a JSON profile`);
+          let content: string;
+          try {
+            content = this.state.readFile(file);
+          } catch (e) {
+            this.bad(file, `cannot be read: ${(e as Error).message}`);
+          }
+          const read = parseDelayProfile(content, file);
+          pipe.delayProfile = read.delayProfile;
+          if (read.bw !== undefined) fromProfile = read.bw;
+          break;
+        }
         case 'weight':
         case 'pipe':
           this.bad(option, `is not a pipe option (it belongs to a queue: ipfw queue N config pipe ${n} weight W); allowed: ${PIPE_OPTIONS}`);
@@ -456,6 +495,7 @@ class CommandParser {
       }
     }
     this.checkEcn(pipe.aqm);
+    if (fromProfile !== undefined) pipe.bw ??= fromProfile;
     // as dummynet: a new config replaces the link's parameters and keeps the scheduler's type (and an fq scheduler's parameters)
     const scheduler = pipe.scheduler ?? old?.scheduler;
     const fqKept = pipe.scheduler === undefined && (scheduler === 'fq_codel' || scheduler === 'fq_pie');
@@ -689,10 +729,18 @@ class CommandParser {
         fields++;
         continue;
       }
-      if (MASK_UNSUPPORTED.has(field)) this.bad(field, `is not a mask field picowire has (no IPv6 or flow-id masks); allowed: ${MASK_ALLOWED}`);
       const key = MASK_FIELDS.get(field);
       if (key === undefined) break;
       this.next();
+      if (key === 'srcIp6' || key === 'dstIp6') {
+        // dummynet reads an IPv6 mask as a prefix length, with or without its slash
+        const v = this.value(field, `a mask value; allowed: ${MASK6_VALUES}`);
+        const m = /^\/?(\d{1,3})$/.exec(v);
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 128) this.bad(v, `is not a mask value for ${field}; allowed: ${MASK6_VALUES}`);
+        mask[key] = Number(m[1]);
+        fields++;
+        continue;
+      }
       const v = this.value(field, `a mask value; allowed: ${MASK_VALUES}`);
       if (!/^(?:0x[0-9a-f]+|\d+|\/\d+|\d+\.\d+\.\d+\.\d+)$/i.test(v)) this.bad(v, `is not a mask value for ${field}; allowed: ${MASK_VALUES}`);
       mask[key] = v;
@@ -764,7 +812,11 @@ class CommandParser {
     // the protocol, when the body starts with one (`tcp from ...`, or the short form `udp dst-port 53`)
     // (a word right before `from` is taken as the protocol, so an unknown one is named as such)
     const first = this.peek();
-    if (first !== undefined && !RULE_WORDS.has(first) && (isProtocolWord(first) || first.startsWith('{') || this.peek(1) === 'from')) {
+    if (first !== undefined && FAMILY_WORDS.has(first.toLowerCase())) {
+      // `ip6 from any to any`: IPv6 packets, any protocol (ipfw's ip6, ip4)
+      this.next();
+      match.family = FAMILY_WORDS.get(first.toLowerCase())!;
+    } else if (first !== undefined && !RULE_WORDS.has(first) && (isProtocolWord(first) || first.startsWith('{') || this.peek(1) === 'from')) {
       this.next();
       setOnce('proto', first, this.protocol(first));
     }
@@ -785,7 +837,11 @@ class CommandParser {
         }
         case 'src-ip':
         case 'dst-ip':
-          setOnce(word === 'src-ip' ? 'src' : 'dst', word, this.address(word));
+        case 'src-ip6':
+        case 'dst-ip6':
+        case 'src-ipv6':
+        case 'dst-ipv6':
+          setOnce(word.startsWith('src') ? 'src' : 'dst', word, this.address(word));
           break;
         case 'src-port':
         case 'dst-port': {
@@ -795,6 +851,12 @@ class CommandParser {
         }
         case 'proto': {
           const p = this.value(word, `a protocol; allowed: ${PROTOCOLS_ALLOWED}`);
+          const family = FAMILY_WORDS.get(p.toLowerCase());
+          if (family !== undefined) {
+            if (match.family !== undefined && match.family !== family) this.bad(p, `contradicts ${match.family}: a packet is IPv4 or IPv6, not both`);
+            match.family = family;
+            break;
+          }
           setOnce('proto', word, this.protocol(p));
           break;
         }
@@ -811,6 +873,34 @@ class CommandParser {
           if (port !== 'a' && port !== 'b') this.bad(port, `is not a port of the bridge; allowed: ${PORTS_OF_BRIDGE}`);
           const other = port === 'a' ? 'b' : 'a';
           setDirection(word === 'xmit' ? other : port, `${word} ${port}`);
+          break;
+        }
+        case 'ip4':
+        case 'ipv4':
+        case 'ip6':
+        case 'ipv6': {
+          // as an option after the addresses: `tcp from any to any ip6`
+          const family = FAMILY_WORDS.get(word)!;
+          if (match.family !== undefined && match.family !== family) this.bad(word, `contradicts ${match.family}: a packet is IPv4 or IPv6, not both`);
+          match.family = family;
+          break;
+        }
+        case 'mac': {
+          // ipfw's order, as on the wire: destination first, then source
+          const allowed = `two Ethernet addresses, destination then source, each "any" or six hex bytes such as 02:70:77:00:00:01, optionally /bits`;
+          const dst = this.value(word, allowed);
+          const src = this.value(word, allowed);
+          for (const [key, mac] of [['dstMac', dst], ['srcMac', src]] as const) {
+            if (mac === 'any') continue;
+            if (!/^[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}(?:\/\d{1,2})?$/i.test(mac)) this.bad(mac, `is not an Ethernet address; allowed: ${allowed}`);
+            setOnce(key, word, mac);
+          }
+          break;
+        }
+        case 'mac-type': {
+          const v = this.value(word, 'Ethernet types: a number, a name (arp, ip, ipv6, vlan, ...), a range or a list');
+          const items = v.split(',');
+          setOnce('macType', word, items.length === 1 ? items[0]! : items);
           break;
         }
         case 'layer2':
@@ -847,6 +937,7 @@ class CommandParser {
 
   private oneProtocol(word: string): Protocol | undefined {
     const w = word.toLowerCase();
+    if (FAMILY_WORDS.has(w)) this.bad(word, `cannot be part of a protocol list: write "${w}" alone before from, or as an option after the addresses (tcp from any to any ${w})`);
     if (w === 'ip' || w === 'all') return undefined;
     if (INTEGER.test(w)) {
       if (Number(w) > 255) this.bad(word, `is not a protocol; allowed: ${PROTOCOLS_ALLOWED}`);
@@ -930,14 +1021,14 @@ function succeeds(f: () => unknown): boolean {
 
 /** A pipe's keys in the schema's order, so profiles print the same however they were written. */
 function order(pipe: Pipe): Pipe {
-  const keys: (keyof Pipe)[] = ['bw', 'delay', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets', 'aqm', 'fq'];
+  const keys: (keyof Pipe)[] = ['bw', 'delay', 'delayProfile', 'plr', 'queue', 'burst', 'scheduler', 'mask', 'buckets', 'aqm', 'fq'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (pipe[k] !== undefined) out[k] = pipe[k];
   return out as Pipe;
 }
 
 function orderRule<T extends Partial<Rule>>(rule: T): T {
-  const keys: (keyof Rule)[] = ['from', 'proto', 'src', 'dst', 'srcPort', 'dstPort', 'l2'];
+  const keys: (keyof Rule)[] = ['from', 'family', 'proto', 'src', 'dst', 'srcPort', 'dstPort', 'dstMac', 'srcMac', 'macType', 'l2'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (rule[k] !== undefined) out[k] = rule[k];
   return out as T;

@@ -288,6 +288,32 @@ async function attachTapsNow(lab: Lab): Promise<void> {
 }
 
 /**
+ * IPv6 on for a host's interface alone (the lab's namespaces start with it off, prepareNamespace),
+ * without a link-local address, router solicitations or router advertisements to send or take.
+ */
+async function enableIpv6(host: TestHost): Promise<void> {
+  await run('ip', ['-n', host.netns, 'link', 'set', 'dev', host.ifname, 'addrgenmode', 'none']);
+  for (const [key, value] of [['accept_ra', '0'], ['router_solicitations', '0'], ['disable_ipv6', '0']]) {
+    await run('ip', ['netns', 'exec', host.netns, 'sysctl', '-qw', `net.ipv6.conf.${host.ifname}.${key}=${value}`]);
+  }
+}
+
+/**
+ * Gives `host` an IPv6 address from the benchmarking prefix 2001:2::/48 (RFC 5180), as a /64 of its
+ * own interface, without duplicate address detection; its peers get a /128 route to it and its MAC
+ * pinned, so no neighbour discovery crosses the wire (an ip6 rule would queue it).
+ */
+export async function addHostAddress6(host: TestHost, address: string, peers: TestHost[]): Promise<void> {
+  if (!/^2001:2:0?:[0-9a-f:]+$/i.test(address) && !/^2001:2::[0-9a-f:]*$/i.test(address)) throw new Error(`addHostAddress6: ${address} is not allowed; allowed: an address in 2001:2::/48`);
+  for (const h of [host, ...peers]) await enableIpv6(h);
+  await run('ip', ['-n', host.netns, '-6', 'addr', 'replace', `${address}/64`, 'dev', host.ifname, 'nodad']);
+  for (const peer of peers) {
+    await run('ip', ['-n', peer.netns, '-6', 'route', 'replace', `${address}/128`, 'dev', peer.ifname]);
+    await run('ip', ['-n', peer.netns, '-6', 'neigh', 'replace', address, 'lladdr', host.mac, 'dev', peer.ifname, 'nud', 'permanent']);
+  }
+}
+
+/**
  * Gives `host` one more address (from 198.18.0.0/15, as a /24 of its own interface) that its peers
  * reach on-link: each peer gets a /32 route to it through its interface and the host's MAC pinned
  * for it, so no ARP crosses the wire. The host answers from it and can send from it (bind to it).

@@ -5,8 +5,8 @@
 // wrong type is the schema's to report, and is skipped here — so structural and semantic errors are
 // reported together and a user fixes a profile in one round.
 import { pointerToPath, show } from '../common/describe.ts';
-import type { Distribution, Port, Scheduler } from './schema.ts';
-import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import type { Distribution, Family, Port, Scheduler } from './schema.ts';
+import { ACTIONS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
 import { resolveAqm, resolveFq, type ResolvedAqm, type ResolvedFq } from './aqm.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
 import { resolveSchedule, resolveTrace, type ResolvedSchedule, type ResolvedTrace } from './timed.ts';
@@ -57,11 +57,13 @@ export interface GilbertElliott {
   lossGood: number;
 }
 
-export type MaskField = 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'proto';
-export const MASK_FIELDS: readonly MaskField[] = ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto'];
-const MASK_WIDTH: Record<MaskField, number> = { srcIp: 32, dstIp: 32, srcPort: 16, dstPort: 16, proto: 8 };
+export type MaskField = 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'proto' | 'srcIp6' | 'dstIp6' | 'flowId';
+export const MASK_FIELDS: readonly MaskField[] = ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'srcIp6', 'dstIp6', 'flowId'];
+const MASK_WIDTH: Record<MaskField, number> = { srcIp: 32, dstIp: 32, srcPort: 16, dstPort: 16, proto: 8, srcIp6: 128, dstIp6: 128, flowId: 20 };
+/** The fields only IPv6 packets have: an IPv4 packet is keyed by the others alone, and an IPv6 packet never by srcIp/dstIp (as dummynet's flow ids). */
+export const IP6_MASK_FIELDS: readonly MaskField[] = ['srcIp6', 'dstIp6', 'flowId'];
 
-/** A mask: for each field it names, the bits that tell instances apart (never 0). */
+/** A mask: for each field it names, the bits that tell instances apart (never 0); for srcIp6 and dstIp6, the prefix length (1-128). */
 export type ResolvedMask = Partial<Record<MaskField, number>>;
 
 export interface ResolvedPipe {
@@ -130,6 +132,13 @@ export interface ResolvedRule {
   prob?: number;
   /** takes non-IP frames too (ARP), as a cable would; absent: IPv4 and IPv6 packets only */
   l2?: true;
+  /** IPv4 (ip4) or IPv6 (ip6) packets only, as ipfw's ip4/ip6 */
+  family?: Family;
+  /** Ethernet addresses (ipfw mac): the address and, for a prefix, the mask of its leading bits */
+  dstMac?: { addr: string; mask?: string };
+  srcMac?: { addr: string; mask?: string };
+  /** Ethernet types as nft set items ("0x0806", "0x0800-0x86dd") */
+  macType?: string[];
 }
 
 export interface ResolvedProfile {
@@ -200,7 +209,6 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   (Array.isArray(v.rules) ? v.rules : []).forEach((raw, i) => {
     if (!isObject(raw)) return;
     const rule = resolveRuleAt(raw, `${ROOT}.rules[${i}]`, { pipes: rawPipes, queues: rawQueues }, errors);
-    ipv6Conflict(rule, pipes, queues, `${ROOT}.rules[${i}]`, errors);
     rule.number = isNumber(raw.number) ? raw.number : nextRuleNumber(last);
     last = rule.number;
     rules.push(rule);
@@ -217,16 +225,6 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
     },
     errors,
   };
-}
-
-/** Address masks read IPv4 headers: a rule that matches only IPv6 cannot feed a pipe or queue masked by address. */
-function ipv6Conflict(rule: ResolvedRule, pipes: Record<string, ResolvedPipe>, queues: Record<string, ResolvedQueue>, at: string, errors: string[]): void {
-  const onlyV6 = [rule.src, rule.dst].some((set) => set && !set.not && set.v6.length > 0 && set.v4.length === 0);
-  if (!onlyV6 || rule.target === undefined) return;
-  const queue = rule.action === 'queue' ? queues[rule.target] : undefined;
-  const pipe = rule.action === 'pipe' ? pipes[rule.target] : queue ? pipes[queue.pipe] : undefined;
-  const masked = [pipe?.mask, queue?.mask].some((m) => m && (m.srcIp !== undefined || m.dstIp !== undefined));
-  if (masked) errors.push(`${at}: this rule matches IPv6 addresses only, but its ${rule.action} has a mask on IPv4 addresses (srcIp/dstIp); masks on addresses are IPv4 only`);
 }
 
 /** One value: parsed (a unit error names the unit), then range-checked; undefined when absent, of the wrong type, or wrong. */
@@ -443,6 +441,12 @@ function resolveMask(raw: unknown, at: string, errors: string[]): ResolvedMask |
     const v = raw[field];
     if (typeof v !== 'string' && typeof v !== 'number') continue;
     const width = MASK_WIDTH[field];
+    if (width === 128) {
+      const length = ip6PrefixLength(v);
+      if (length === undefined) errors.push(`${at}.${field}: ${show(v)} is not an IPv6 mask; allowed: a prefix length from 1 to 128 (64 or "/64") or a contiguous netmask such as "ffff:ffff:ffff:ffff::"`);
+      else mask[field] = length;
+      continue;
+    }
     try {
       mask[field] = parseMaskBits(v, width);
     } catch (e) {
@@ -452,6 +456,26 @@ function resolveMask(raw: unknown, at: string, errors: string[]): ResolvedMask |
   }
   if (Object.keys(raw).length === 0) errors.push(`${at}: an empty mask makes one instance, as no mask does; allowed: one or more of ${MASK_FIELDS.join(', ')}`);
   return Object.keys(mask).length > 0 ? mask : undefined;
+}
+
+/** An IPv6 mask as its prefix length: 64, "/64", "64" or "ffff:ffff:ffff:ffff::" (dummynet's masks are prefixes); undefined when it is none of these. */
+export function ip6PrefixLength(raw: string | number): number | undefined {
+  const text = String(raw).trim();
+  const m = /^\/?(\d{1,3})$/.exec(text);
+  const length = m ? Number(m[1]) : text.includes(':') && validIpv6(text) ? netmaskLength(text) : undefined;
+  return length !== undefined && length >= 1 && length <= 128 ? length : undefined;
+}
+
+/** The prefix length of a contiguous IPv6 netmask, undefined when its ones are not all leading. */
+function netmaskLength(mask: string): number | undefined {
+  const [head, tail] = mask.includes('::') ? mask.split('::') : [mask, undefined];
+  const groups = (g: string | undefined) => (g ? g.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  const bits = all.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 128 : bits.indexOf('0') : undefined;
 }
 
 function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, errors: string[]): ResolvedRule {
@@ -497,7 +521,77 @@ function resolveRuleAt(r: Obj, at: string, defs: { pipes: Obj; queues: Obj }, er
   }
   if (isProbability(r.prob)) rule.prob = r.prob;
   if (r.l2 === true) rule.l2 = true;
+  for (const side of ['dstMac', 'srcMac'] as const) {
+    if (typeof r[side] !== 'string') continue;
+    const mac = macAddress(r[side]);
+    if (mac) rule[side] = mac;
+    else errors.push(`${at}.${side}: ${show(r[side])} is not an Ethernet address; allowed: six hex bytes such as "02:70:77:00:00:01", optionally /bits (1-48)`);
+  }
+  if (r.macType !== undefined) {
+    const types = macTypes(r.macType, `${at}.macType`, errors);
+    if (types) rule.macType = types;
+  }
+  if ((rule.dstMac || rule.srcMac || rule.macType) && !rule.l2) {
+    errors.push(`${at}: dstMac, srcMac and macType match Ethernet frames, which a rule takes only with "l2": true (ipfw layer2); add it`);
+  }
+  if (rule.macType && (rule.proto || rule.src || rule.dst || rule.srcPort || rule.dstPort || (FAMILIES as readonly unknown[]).includes(r.family))) {
+    errors.push(`${at}.macType: a rule takes macType or IP conditions (proto, src, dst, ports, family), not both: the IP conditions already say the frame's type`);
+  }
+  if ((FAMILIES as readonly unknown[]).includes(r.family)) {
+    rule.family = r.family as Family;
+    const name = rule.family === 'ip6' ? 'IPv6' : 'IPv4';
+    const otherFamily = (set: AddressSet | undefined) => set && !set.not && (rule.family === 'ip6' ? set.v6 : set.v4).length === 0;
+    for (const side of ['src', 'dst'] as const) {
+      if (otherFamily(rule[side])) errors.push(`${at}.${side}: ${show(r[side])} has no ${name} address, and "family": ${show(r.family)} takes ${name} packets only; allowed: ${name} addresses, or leave "family" out`);
+    }
+    const wrongIcmp = rule.family === 'ip6' ? ['icmp', 1] : ['ipv6-icmp', 'icmp6', 58];
+    if (rule.proto?.length && rule.proto.every((p) => wrongIcmp.includes(p))) {
+      errors.push(`${at}.proto: ${show(r.proto)} is not carried in ${name} packets; allowed with "family": ${show(r.family)}: ${rule.family === 'ip6' ? 'ipv6-icmp (icmp6)' : 'icmp'}`);
+    }
+  }
   return rule;
+}
+
+/** An Ethernet address, optionally /bits: the address nft compares and, for a prefix, its mask. */
+function macAddress(text: string): { addr: string; mask?: string } | undefined {
+  const m = /^([0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5})(?:\/(\d{1,2}))?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const bytes = m[1]!.split(':').map((b) => parseInt(b, 16));
+  const bits = m[2] === undefined ? 48 : Number(m[2]);
+  if (bits < 1 || bits > 48) return undefined;
+  const maskBytes = bytes.map((_, i) => (0xff << (8 - Math.max(0, Math.min(8, bits - 8 * i)))) & 0xff);
+  const hex2 = (list: number[]) => list.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const addr = hex2(bytes.map((b, i) => b & maskBytes[i]!));
+  return bits === 48 ? { addr } : { addr, mask: hex2(maskBytes) };
+}
+
+/** Ethernet type names ipfw knows (its ether_types table), as numbers. */
+export const ETHER_TYPES: Record<string, number> = { ip: 0x0800, ipv4: 0x0800, ipv6: 0x86dd, arp: 0x0806, rarp: 0x8035, vlan: 0x8100, loopback: 0x9000, trail: 0x1000, at: 0x809b, atalk: 0x809b, appletalk: 0x809b, aarp: 0x80f3, ipx: 0x8137, pppoe_disc: 0x8863, pppoe_sess: 0x8864 };
+
+/** A list of Ethernet types as nft set items; undefined when none is valid (each bad one is reported). */
+function macTypes(raw: unknown, at: string, errors: string[]): string[] | undefined {
+  const items = (Array.isArray(raw) ? raw : [raw]).flatMap((p) => (typeof p === 'string' ? p.split(',').map((x) => x.trim()) : [p]));
+  const one = (t: string): number | undefined => {
+    const v = /^0x[0-9a-f]{1,4}$/i.test(t) ? parseInt(t, 16) : /^\d{1,5}$/.test(t) ? Number(t) : ETHER_TYPES[t.toLowerCase()];
+    return v !== undefined && v <= 0xffff ? v : undefined;
+  };
+  const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item === 'number' && Number.isInteger(item) && item >= 0 && item <= 0xffff) {
+      out.push(hex4(item));
+      continue;
+    }
+    const m = typeof item === 'string' ? /^([^-\s]+)(?:\s*-\s*([^-\s]+))?$/.exec(item) : null;
+    const lo = m ? one(m[1]!) : undefined;
+    const hi = m?.[2] !== undefined ? one(m[2]) : lo;
+    if (lo === undefined || hi === undefined || hi < lo) {
+      errors.push(`${at}: ${show(item)} is not an Ethernet type; allowed: a number (0x0806 or 2054), a name (${Object.keys(ETHER_TYPES).join(', ')}), a range "0x0800-0x86dd" (low <= high), or a list`);
+      continue;
+    }
+    out.push(lo === hi ? hex4(lo) : `${hex4(lo)}-${hex4(hi)}`);
+  }
+  return out.length ? out : undefined;
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;

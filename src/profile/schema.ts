@@ -9,9 +9,9 @@
 // of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
-import { ACTIONS, AQMS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { ACTIONS, AQMS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
 
-export { ACTIONS, AQMS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS };
+export { ACTIONS, AQMS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS };
 
 export const PROFILE_SCHEMA_ID = 'https://picowire.dev/schema/profile-v1.json';
 
@@ -86,6 +86,10 @@ const MaskBits = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
   description: 'a mask: a number, hex such as "0xffffff00", an IPv4 netmask such as "255.255.255.0", or a prefix length such as "/24"',
 });
 
+const Ip6MaskBits = Type.Union([Type.Integer({ minimum: 1, maximum: 128 }), Type.String()], {
+  description: 'an IPv6 mask: a prefix length from 1 to 128, as a number or "/64", or a netmask such as "ffff:ffff:ffff:ffff::"',
+});
+
 /** Which packet fields tell instances apart (ipfw `mask`): one instance per distinct masked value. */
 export const MaskSchema = Type.Object(
   {
@@ -94,6 +98,11 @@ export const MaskSchema = Type.Object(
     srcPort: Type.Optional(MaskBits),
     dstPort: Type.Optional(MaskBits),
     proto: Type.Optional(MaskBits),
+    /** IPv6 packets (dummynet's src-ip6/dst-ip6): the leading bits of the address, as a prefix length */
+    srcIp6: Type.Optional(Ip6MaskBits),
+    dstIp6: Type.Optional(Ip6MaskBits),
+    /** IPv6 packets: the 20-bit flow label (dummynet's flow-id) */
+    flowId: Type.Optional(MaskBits),
   },
   { additionalProperties: false },
 );
@@ -302,6 +311,13 @@ export const RuleSchema = Type.Object(
     dst: Type.Optional(AddressMatch),
     srcPort: Type.Optional(PortMatch),
     dstPort: Type.Optional(PortMatch),
+    /** IPv4 packets only ("ip4") or IPv6 packets only ("ip6"), as ipfw's ip4 and ip6; absent: both */
+    family: Type.Optional(Type.Union(FAMILIES.map((f) => Type.Literal(f)), { description: 'ip4: IPv4 packets only; ip6: IPv6 packets only (ipfw ip4/ip6); absent: both' })),
+    /** Ethernet addresses (ipfw `mac DST SRC`), "02:70:77:00:00:01" or with a prefix length "02:70:77:00:00:00/24"; a frame rule: needs `l2` */
+    dstMac: Type.Optional(Type.String({ description: 'an Ethernet address such as "02:70:77:00:00:02", optionally /bits ("02:70:77:00:00:00/24"); needs "l2": true' })),
+    srcMac: Type.Optional(Type.String({ description: 'an Ethernet address such as "02:70:77:00:00:01", optionally /bits; needs "l2": true' })),
+    /** Ethernet types (ipfw `mac-type`): numbers, names, ranges; a frame rule: needs `l2` */
+    macType: Type.Optional(Type.Union([PortItem, Type.Array(PortItem, { minItems: 1 })], { description: 'Ethernet types: a number (0x0806), a name (arp, ip, ipv6, vlan, ...), a range ("0x0800-0x86dd") or a list; needs "l2": true' })),
     /** the rule matches only this fraction of the packets it would match (ipfw `prob`) */
     prob: Type.Optional(Probability('match probability')),
     /**
@@ -342,4 +358,5 @@ export type FlowQueue = Static<typeof FlowQueueSchema>;
 export type Port = 'a' | 'b';
 export type Protocol = (typeof PROTOCOLS)[number] | number;
 export type Scheduler = (typeof SCHEDULERS)[number];
+export type Family = (typeof FAMILIES)[number];
 export type Distribution = (typeof DISTRIBUTIONS)[number];

@@ -6,5 +6,7 @@ export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as 
 export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel', 'fq_pie'] as const;
 /** Active queue management of a pipe's or queue's queue, as ipfw/dnctl name them (FreeBSD 11 on). */
 export const AQMS = ['droptail', 'red', 'gred', 'codel', 'pie'] as const;
-export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
+export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'icmp6', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
 export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
+/** ipfw's `ip4`/`ip6`: a rule that takes one address family's packets only. */
+export const FAMILIES = ['ip4', 'ip6'] as const;

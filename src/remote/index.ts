@@ -3,6 +3,7 @@
 // exit status as at the box's console: 0 done, 1 a profile was refused, 2 usage, the box not
 // reachable or the token refused.
 import { formatStatus, type Status } from '../agent/status.ts';
+import { showCommand } from '../ipfw/show.ts';
 import { readInput } from '../profile/read.ts';
 
 /** A usage problem, an unreachable box or a refused token: exit 2, as the box's command does. */
@@ -107,8 +108,16 @@ export async function remote(address: string, verb: string, args: string[], opts
     }
     case 'ipfw':
     case 'dnctl': {
-      if (!args.length) throw new RemoteUsage(`${verb}: give an ${verb} command, -f FILE, or show`);
-      if (args[0] === 'show' || (args[0] === 'list' && args.length === 1)) {
+      if (!args.length) throw new RemoteUsage(`${verb}: give an ${verb} command, -f FILE, list, or show`);
+      const show = showCommand(verb, args);
+      if (show) {
+        const query = `what=${show.what}${show.numbers.length ? `&numbers=${show.numbers.join(',')}` : ''}`;
+        const a = await call(base, opts.token, 'GET', `/api/v1/ipfw/show?${query}`);
+        if (a.status !== 200) throw new RemoteUsage(`the box answered HTTP ${a.status}: ${errorsOf(a).join('; ')}`);
+        o.out(a.text.trimEnd());
+        return 0;
+      }
+      if (args[0] === 'list' && args.length === 1) {
         const a = await call(base, opts.token, 'GET', '/api/v1/ipfw');
         o.out(a.text.trimEnd());
         return 0;

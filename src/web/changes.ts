@@ -68,9 +68,15 @@ export async function runIpfw(on: ChangeHandlers, line: string): Promise<void> {
   const command = line.trim().replace(/^ipfw\s+/, '');
   if (!command) return;
   const log = byId('ipfw-log');
-  if (command === 'show') {
+  // dummynet's listings as FreeBSD prints them: pipe|queue|sched show [N...] (also after dnctl)
+  const listing = /^(?:dnctl\s+)?(pipe|queue|sched)\s+((?:\d+\s+)*)(?:show|list)((?:\s+\d+)*)$/.exec(command);
+  if (command === 'show' || command === 'list') {
     const answer = await call('GET', '/api/v1/ipfw');
-    log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ipfw show\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
+    log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ipfw ${command}\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
+  } else if (listing) {
+    const numbers = `${listing[2]} ${listing[3]}`.trim().split(/\s+/).filter((n) => n !== '');
+    const answer = await call('GET', `/api/v1/ipfw/show?what=${listing[1]}${numbers.length ? `&numbers=${numbers.join(',')}` : ''}`);
+    log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ${line.trim()}\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
   } else {
     const ok = await send(on, 'POST', '/api/v1/ipfw', { type: 'text/plain', text: command });
     log.append(el('pre', { class: ok ? 'ok' : 'refused' }, `> ipfw ${command}\n${outcome().innerText}`));

@@ -70,8 +70,11 @@ test.serial('picowire ipfw amends the profile in force with one command, as ipfw
   t.is(r.code, 0, r.err);
   t.is(inForce.name, 'wan');
   t.deepEqual(inForce.pipes['up'], { bw: '2Mbit/s', delay: '30ms' }, 'pipe 1 is "up": its settings are replaced');
-  const show = await picowire('ipfw', 'show');
+  const show = await picowire('ipfw', 'list');
   t.regex(show.out, /^ipfw pipe 1 config bw 2Mbit\/s delay 30ms$/m);
+  // FreeBSD's listings, from the status (no counters here: the stand-in agent reports none)
+  t.is((await picowire('ipfw', 'show')).out, '00100 0 0 pipe 1 ip from any to any out\n65535 0 0 allow ip from any to any');
+  t.is((await picowire('dnctl', 'pipe', 'show')).out.split('\n')[0], '00001:   2.000 Mbit/s   30 ms burst 0');
 });
 
 test.serial('picowire ipfw refuses to amend a profile with settings ipfw cannot express, rather than lose them', async (t) => {

@@ -52,7 +52,7 @@ test('planner: a mask gives each distinct key an instance of its own, the first 
 test('planner: two rules into one masked pipe share its map and its counter, so their keys never get the same instance while there are free ones', (t) => {
   const p = profile({ name: 'two', pipes: { p: { bw: '1Mbit/s', mask: { dstIp: '/24', dstPort: '0xffff' }, buckets: 8 } }, rules: [{ number: 1, from: 'a', proto: 'udp', pipe: 'p' }, { number: 2, from: 'a', pipe: 'p' }] });
   const nft = plan(p, fresh).nft;
-  t.is(nft.match(/numgen inc/g)?.length, 1);
+  t.is(nft.match(/numgen inc/g)?.length, 2, 'one map for IPv4 packets, one for IPv6 packets (all in one instance: no IPv6 field is masked)');
   t.regex(nft, /meta priority set \(ip daddr & 255\.255\.255\.0\) \. th dport map @pipe0_dstip_dstport return/);
   t.regex(nft, /counter name "rule1_0" jump rule0_mask/);
   t.regex(nft, /counter name "rule2_1" jump rule1_mask/);
@@ -62,13 +62,14 @@ test('planner: two rules into one masked pipe share its map and its counter, so 
 test('planner: mask chains and maps an earlier plan made and this one does not use are removed, chains first', (t) => {
   const masked = onePipe({ bw: '1Mbit/s', mask: { srcIp: '0xffffff00' } });
   const first = plan(masked, fresh);
-  t.deepEqual(first.objects, { chains: ['pipe0_srcip', 'rule0_mask'], maps: ['pipe0_srcip'] });
+  t.deepEqual(first.objects, { chains: ['pipe0_srcip', 'rule0_mask'], maps: ['pipe0_srcip', 'pipe0_srcip_6'] });
   const plain = plan(onePipe({ bw: '1Mbit/s' }), { qdiscs: [], nft: { bridge: first.objects } });
   const lines = plain.nft.split('\n');
   const at = (line: string) => lines.indexOf(line);
   t.true(at('flush chain bridge picowire forward') < at('flush chain bridge picowire rule0_mask'));
   t.true(at('delete chain bridge picowire rule0_mask') > at('flush chain bridge picowire pipe0_srcip'));
   t.true(at('delete map bridge picowire pipe0_srcip') > at('delete chain bridge picowire pipe0_srcip'));
+  t.true(at('delete map bridge picowire pipe0_srcip_6') > at('delete chain bridge picowire pipe0_srcip'));
   t.deepEqual(plain.objects, { chains: [], maps: [] });
   t.notRegex(plan(masked, { qdiscs: [], nft: { bridge: first.objects } }).nft, /delete (chain|map)/, 'nothing of its own is removed');
 });
@@ -157,4 +158,59 @@ test('planner: a rule takes IP packets only unless it says l2; a frame that is n
   const l2 = plan(profile({ name: 'f', pipes: { p: { bw: '30Byte/s' } }, rules: [{ from: 'a', pipe: 'p', l2: true }] }), fresh).nft;
   t.regex(l2, /iifname "a" counter name "rule100_0" meta priority set 1:10 accept/);
   t.notRegex(plan(null, fresh).nft, /meta protocol != /, 'before the first profile nothing crosses, ARP neither');
+});
+
+test('planner: an IPv6 mask keys IPv6 packets by the masked prefix, and IPv4 packets all share one instance, as dummynet keys the families apart', (t) => {
+  const p = onePipe({ bw: '1Mbit/s', mask: { srcIp6: '/64' }, buckets: 4 });
+  const nft = plan(p, fresh).nft;
+  t.snapshot(nft, 'nft');
+  t.regex(nft, /map pipe0_srcip6_6 \{ type ipv6_addr : classid;/);
+  t.regex(nft, /add @pipe0_srcip6_6 \{ ip6 saddr & ffff:ffff:ffff:ffff:: : numgen inc mod 4 offset 0x10010 \}/);
+  t.regex(nft, /meta protocol ip add @pipe0_srcip6 \{ meta protocol : numgen inc mod 4 offset 0x10010 \}/, 'IPv4 packets: one key');
+});
+
+test('planner: an IPv6 key over the 16 bytes the image nft can put in a map is hashed to 32 bits first; its IPv4 key stays as it was', (t) => {
+  const p = onePipe({ bw: '1Mbit/s', mask: { srcIp: '/32', dstIp: '/32', srcIp6: 128, dstIp6: 128, flowId: '0xfffff', srcPort: '0xffff', dstPort: '0xffff', proto: '0xff' }, buckets: 4 });
+  const nft = plan(p, fresh).nft;
+  t.regex(nft, /map pipe0_\w+_6 \{ typeof numgen inc mod 2 : meta priority;/);
+  t.regex(nft, /add @pipe0_\w+_6 \{ jhash th sport \. th dport \. meta l4proto \. ip6 saddr \. ip6 daddr \. ip6 flowlabel mod 4294967295 : numgen inc mod 4 offset 0x10010 \}/);
+  t.regex(nft, /add @pipe0_\w+ \{ ip saddr \. ip daddr \. @th,0,32 \. meta l4proto : numgen inc/, 'the IPv4 key reads both ports as one field, as before');
+});
+
+test('planner: ip6 and ip4 (JSON family) take one family\'s packets, with or without a protocol or addresses', (t) => {
+  const p = profile({
+    name: 'families',
+    pipes: { p: { delay: '1ms' } },
+    rules: [
+      { number: 100, family: 'ip6', pipe: 'p' },
+      { number: 200, family: 'ip4', proto: 'tcp', pipe: 'p' },
+      { number: 300, family: 'ip6', proto: 'icmp6', dst: { not: '2001:2::/48' }, pipe: 'p' },
+    ],
+  });
+  const nft = plan(p, fresh).nft;
+  t.regex(nft, /\tmeta protocol ip6 counter name "rule100_0"/);
+  t.regex(nft, /\tmeta l4proto 6 meta protocol ip counter name "rule200_1"/);
+  t.regex(nft, /\tmeta l4proto 58 ip6 daddr != 2001:2::\/48 counter name "rule300_2"/);
+  t.notRegex(nft, /rule300_2.*\n.*rule300_2/, 'one nft rule: the family leaves out the IPv4 variant');
+});
+
+test('planner: ipfw mac and mac-type (JSON dstMac, srcMac, macType) are Ethernet conditions of a frame rule; without l2, or beside IP conditions, they are refused', (t) => {
+  const p = profile({
+    name: 'frames',
+    pipes: { p: { bw: '30Byte/s' } },
+    rules: [
+      { number: 100, srcMac: '02:70:77:00:00:01', macType: 'arp', l2: true, pipe: 'p' },
+      { number: 200, dstMac: '02:70:77:00:00:00/24', macType: ['0x0800-0x86dd', 'vlan', 2054], l2: true, pipe: 'p' },
+    ],
+  });
+  const nft = plan(p, fresh).nft;
+  t.regex(nft, /\tether saddr 02:70:77:00:00:01 ether type 0x0806 counter name "rule100_0"/);
+  t.regex(nft, /\tether daddr & ff:ff:ff:00:00:00 == 02:70:77:00:00:00 ether type \{ 0x0800-0x86dd, 0x8100, 0x0806 \} counter name "rule200_1"/);
+  const bad = validateProfile({ name: 'x', pipes: { p: { delay: 1 } }, rules: [{ srcMac: '02:70:77:00:00:01', pipe: 'p' }, { macType: 'arp', proto: 'tcp', l2: true, pipe: 'p' }, { macType: 'ethernet', l2: true, pipe: 'p' }] });
+  t.false(bad.ok);
+  t.deepEqual(bad.ok ? [] : bad.errors, [
+    'profile.rules[0]: dstMac, srcMac and macType match Ethernet frames, which a rule takes only with "l2": true (ipfw layer2); add it',
+    'profile.rules[1].macType: a rule takes macType or IP conditions (proto, src, dst, ports, family), not both: the IP conditions already say the frame\'s type',
+    'profile.rules[2].macType: "ethernet" is not an Ethernet type; allowed: a number (0x0806 or 2054), a name (ip, ipv4, ipv6, arp, rarp, vlan, loopback, trail, at, atalk, appletalk, aarp, ipx, pppoe_disc, pppoe_sess), a range "0x0800-0x86dd" (low <= high), or a list',
+  ]);
 });

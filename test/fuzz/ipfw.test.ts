@@ -46,7 +46,7 @@ const VOCABULARY = [
   'bw', 'bandwidth', 'delay', 'plr', 'mask', 'sched_mask', 'flow_mask', 'all', 'src-ip', 'dst-ip', 'src-port', 'dst-port', 'proto', 'src-ip6',
   'flow-id', 'weight', 'buckets', 'type', 'burst', 'noerror', 'profile', 'red', 'codel', 'fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'wf2qp',
   'fq_codel', 'QFQ', 'from', 'to', 'any', 'not', 'me', 'me6', 'table(1)', 'in', 'out', 'recv', 'xmit', 'via', 'a', 'b', 'c', 'em0', 'tcp', 'udp',
-  'ip', 'all', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah', '6', '17', '256', '{', '}', 'or', '{tcp', 'udp}', '{ tcp or udp }',
+  'ip', 'all', 'icmp', 'ipv6-icmp', 'icmp6', 'ip6', 'ipv6', 'ip4', 'ipv4', 'dst-ip6', 'src-ipv6', 'sctp', 'udplite', 'gre', 'esp', 'ah', '6', '17', '256', '{', '}', 'or', '{tcp', 'udp}', '{ tcp or udp }',
   'prob', 'allow', 'accept', 'pass', 'permit', 'deny', 'drop', 'reject', 'count', 'log', 'set', 'keep-state', 'setup', 'established', 'layer2',
   'bridged', 'droptail', 'gred', 'ecn', 'noecn', 'pie', 'fq_pie', 'target', 'interval', 'tupdate', 'alpha', 'beta', 'max_burst', 'max_ecnth',
   'capdrop', 'nocapdrop', 'drand', 'nodrand', 'onoff', 'dre', 'ts', 'quantum', 'limit', 'flows', '0.002/30/80/0.1', '1/2/3', 'dnctl', '#', '# comment', '\\', 'Kbit/s', 'Mbit/s', 'Gbit/s', 'bit/s', 'KByte/s', 'Kbps', 'ms', 's', 'us', 'KB', 'MB', 'packets', 'slots',

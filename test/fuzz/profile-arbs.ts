@@ -73,7 +73,13 @@ const mask32 = fc.oneof(
 );
 const mask16 = fc.oneof(fc.constantFrom('0xffff', '0xff00', 65535, '/8', '/16', '255'), fc.integer({ min: 1, max: 65535 }));
 const mask8 = fc.oneof(fc.constantFrom('0xff', '0x0f', 255, '/8', '1'), fc.integer({ min: 1, max: 255 }));
-const mask = fc.record({ srcIp: mask32, dstIp: mask32, srcPort: mask16, dstPort: mask16, proto: mask8 }, { requiredKeys: [] });
+const mask128 = fc.oneof(fc.constantFrom(128, 64, '/64', '/48', 'ffff:ffff:ffff:ffff::', 1), fc.integer({ min: 1, max: 128 }));
+const mask20 = fc.oneof(fc.constantFrom('0xfffff', '0xff', 1048575, '/20'), fc.integer({ min: 1, max: 0xfffff }));
+// IPv6 fields less often: a mask with them is keyed per family (one map each, hashed when the key is long)
+const mask = fc.record(
+  { srcIp: mask32, dstIp: mask32, srcPort: mask16, dstPort: mask16, proto: mask8, srcIp6: fc.option(mask128, { nil: undefined, freq: 3 }), dstIp6: fc.option(mask128, { nil: undefined, freq: 3 }), flowId: fc.option(mask20, { nil: undefined, freq: 4 }) },
+  { requiredKeys: [] },
+).map((m) => Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)));
 /** Mostly small, sometimes the most a mask may make (pipe buckets × queue buckets is the size of the plan). */
 const buckets = fc.oneof(
   { arbitrary: fc.integer({ min: 1, max: 8 }), weight: 16 },
@@ -163,6 +169,8 @@ const address = fc.oneof(
   // IPv6 with an embedded IPv4 address (::ffff:1.2.3.4) is refused by the validator: mostly left out, so profiles validate
   fc.ipV6().filter((a) => !a.includes('.')),
   fc.array(fc.ipV4(), { minLength: 1, maxLength: 4 }),
+  fc.tuple(fc.ipV6().filter((a) => !a.includes('.')), fc.integer({ min: 0, max: 128 })).map(([a, n]) => `${a}/${n}`),
+  fc.constantFrom('2001:2::/48', '2001:2::1', '2001:2:0:1::/64', 'fe80::/10', '2001:2::1, 2001:2::2'),
 );
 const addressMatch = fc.oneof(address, address.filter((a) => a !== 'any').map((a) => ({ not: a })));
 
@@ -171,6 +179,10 @@ const portRange = fc.tuple(port, port).map(([x, y]) => `${Math.min(x, y)}-${Math
 const portMatch = fc.oneof(port, portRange, fc.constantFrom('22,53', 'any', '80'), fc.array(fc.oneof(port, portRange), { minLength: 1, maxLength: 5 }));
 const protoOne = fc.oneof(fc.constantFrom(...PROTOCOLS), fc.integer({ min: 0, max: 255 }));
 const proto = fc.oneof(protoOne, fc.array(protoOne, { minLength: 1, maxLength: 4 }));
+
+const mac = fc
+  .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }), fc.option(fc.integer({ min: 1, max: 48 }), { nil: undefined }))
+  .map(([bytes, bits]) => `${bytes.map((b) => b.toString(16).padStart(2, '0')).join(':')}${bits === undefined ? '' : `/${bits}`}`);
 
 const PORT_PROTOS: unknown[] = ['tcp', 'udp', 'sctp', 'udplite', 6, 17, 132, 136];
 
@@ -193,6 +205,11 @@ export const profileArb = fc
           srcPort: portMatch,
           dstPort: portMatch,
           prob: probability,
+          family: fc.constantFrom('ip4', 'ip6'),
+          l2: fc.boolean(),
+          dstMac: fc.oneof(fc.constantFrom('02:70:77:00:00:02', '02:70:77:00:00:00/24', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:00/25'), mac),
+          srcMac: fc.oneof(fc.constantFrom('02:70:77:00:00:01', '02:70:77:00:00:00/40'), mac),
+          macType: fc.oneof(fc.constantFrom('arp', 'ip', 'ipv6', 'vlan', '0x0806', '0x0800-0x86dd', 2054), fc.array(fc.constantFrom('arp', 'rarp', 34525, '0x8100-0x8101'), { minLength: 1, maxLength: 3 })),
         },
         { requiredKeys: ['target'] },
       ),
@@ -248,6 +265,25 @@ export const profileArb = fc
           r[action] = pool.length ? pool[i % pool.length] : 'missing';
         }
       } else r.action = action;
+      if (!raw && r.family !== undefined) {
+        // a family takes that family's addresses: a side with none of them is left out
+        for (const side of ['src', 'dst'] as const) {
+          const value = r[side] as string | string[] | { not: string | string[] } | undefined;
+          const inner = typeof value === 'object' && !Array.isArray(value) ? undefined : value;
+          const text = Array.isArray(inner) ? inner.join(',') : inner;
+          if (text !== undefined && text !== 'any' && text.includes(':') !== (r.family === 'ip6')) delete r[side];
+        }
+        const list = Array.isArray(r.proto) ? r.proto : r.proto === undefined ? [] : [r.proto];
+        if (list.length && list.every((p) => ['icmp', 1, 'ipv6-icmp', 'icmp6', 58].includes(p as string | number))) delete r.proto;
+      }
+      if (!raw && (r.dstMac !== undefined || r.srcMac !== undefined || r.macType !== undefined)) {
+        // frame conditions: a frame rule, and an Ethernet type only where no IP condition says it
+        r.l2 = true;
+        // (half the time the Ethernet type stays and the IP conditions go: by the rule number's parity)
+        const ip = ['proto', 'src', 'dst', 'srcPort', 'dstPort', 'family'];
+        if (r.macType !== undefined && (r.number as number) % 2 === 0) for (const k of ip) delete r[k];
+        if (ip.some((k) => r[k] !== undefined)) delete r.macType;
+      }
       if (!raw && (r.srcPort !== undefined || r.dstPort !== undefined)) {
         const list = Array.isArray(r.proto) ? r.proto : r.proto === undefined ? [] : [r.proto];
         if (list.some((p) => !PORT_PROTOS.includes(p))) r.proto = 'tcp';

@@ -144,6 +144,23 @@ const EXPRESSIBLE: Profile[] = [
     ],
     default: 'deny',
   },
+  {
+    name: 'ipv6',
+    pipes: {
+      '1': { bw: '10Mbit/s', delay: '20ms', mask: { srcIp6: 128 }, buckets: 8 },
+      '2': { bw: '1Mbit/s', mask: { srcIp: '0xffffff00', dstIp6: 64, flowId: '0xfffff' } },
+    },
+    queues: { '3': { pipe: '2', weight: 5, mask: { srcIp6: 48, srcPort: '0xffff' } } },
+    rules: [
+      { number: 1000, action: 'pipe', pipe: '1', family: 'ip6' },
+      { number: 1100, action: 'pipe', pipe: '1', from: 'a', family: 'ip6', proto: 'tcp', src: '2001:2::/48', dstPort: 80 },
+      { number: 1200, action: 'pipe', pipe: '2', proto: 'icmp6', dst: { not: ['2001:2::1', '2001:2::2'] } },
+      { number: 1300, action: 'queue', queue: '3', family: 'ip4' },
+      { number: 1400, action: 'pipe', pipe: '2', family: 'ip4', proto: ['udp', 'tcp'], l2: true },
+      { number: 1500, action: 'pipe', pipe: '2', dstMac: '02:70:77:00:00:00/24', macType: ['arp', '0x8100-0x8101'], l2: true },
+      { number: 1600, action: 'deny', srcMac: '02:70:77:00:00:01', l2: true },
+    ],
+  },
 ];
 
 for (const p of EXPRESSIBLE) {
@@ -212,7 +229,7 @@ test('round trip on generated profiles of what ipfw expresses', (t) => {
         queue: maybe(() => pick([50, '64KB', '1MB'] as const)),
         burst: maybe(() => pick([1514, '32KB'] as const)),
         scheduler: maybe(() => pick(['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel', 'fq_pie'] as const)),
-        mask: maybe(() => pick([{ srcIp: '0xffffff00' }, { dstIp: '0xffffffff', dstPort: '0xffff' }, { proto: '0xff' }])),
+        mask: maybe(() => pick([{ srcIp: '0xffffff00' }, { dstIp: '0xffffffff', dstPort: '0xffff' }, { proto: '0xff' }, { srcIp6: 64 }, { dstIp6: 128, flowId: '0xfffff', proto: '0xff' }])),
         buckets: maybe(() => pick([1, 16, 256])),
       };
       // queue management: an fq scheduler's flows take its codel or pie (with one parameter at least: alone it is the default), others any
@@ -235,8 +252,9 @@ test('round trip on generated profiles of what ipfw expresses', (t) => {
         action,
         pipe: action === 'pipe' ? pick(pipeNames) : undefined,
         from: maybe(() => pick(['a', 'b'] as const)),
-        proto: maybe(() => pick(['tcp', 'udp', 6, ['tcp', 'udp']] as const) as Rule['proto']),
-        src: maybe(() => pick(['198.18.0.0/24', ['10.0.0.1', '10.0.0.2'], { not: '10.0.0.0/8' }] as const) as Rule['src']),
+        family: maybe(() => pick(['ip4', 'ip6'] as const)),
+        proto: maybe(() => pick(['tcp', 'udp', 6, ['tcp', 'udp'], 'ipv6-icmp', 'icmp6'] as const) as Rule['proto']),
+        src: maybe(() => pick(['198.18.0.0/24', ['10.0.0.1', '10.0.0.2'], { not: '10.0.0.0/8' }, '2001:2::/48', ['2001:2::1', '2001:2::2']] as const) as Rule['src']),
         dst: maybe(() => pick(['2001:db8::1', { not: ['198.18.0.1', '198.18.0.2'] }] as const) as Rule['dst']),
         srcPort: maybe(() => pick([22, '1000-2000', [22, 53]] as const) as Rule['srcPort']),
         dstPort: maybe(() => pick([443, [80, '8000-8080']] as const) as Rule['dstPort']),

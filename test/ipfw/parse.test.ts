@@ -143,7 +143,10 @@ test('masks: fields in any order, all, values kept as written', (t) => {
     dstPort: '65535',
     proto: '0xff',
   });
-  t.deepEqual(mask('mask all'), { srcIp: '0xffffffff', dstIp: '0xffffffff', srcPort: '0xffff', dstPort: '0xffff', proto: '0xff' });
+  // dummynet's `mask all` takes IPv6 packets' fields too (src-ip6, dst-ip6 whole, the flow label's 20 bits)
+  t.deepEqual(mask('mask all'), { srcIp: '0xffffffff', dstIp: '0xffffffff', srcPort: '0xffff', dstPort: '0xffff', proto: '0xff', srcIp6: 128, dstIp6: 128, flowId: '0xfffff' });
+  // IPv6 masks are prefix lengths, with or without the slash (dummynet reads both so)
+  t.deepEqual(mask('mask src-ip6 /64 dst-ipv6 48 flow-id 0xfffff'), { srcIp6: 64, dstIp6: 48, flowId: '0xfffff' });
   t.deepEqual(mask('mask src-ip /24'), { srcIp: '/24' });
   t.deepEqual(mask('mask src-ip 255.255.255.0'), { srcIp: '255.255.255.0' });
   t.deepEqual(mask('sched_mask dst-ip 0xfffff000'), { dstIp: '0xfffff000' });
@@ -298,15 +301,23 @@ const BAD: [string, string][] = [
     'ipfw pipe 10 config burst 5 parsecs',
     'line 1: ipfw pipe 10 config burst 5 parsecs: "5 parsecs" is not a size; allowed: a whole number of bytes, or a size such as 64KB (B, KB, MB, GB with K = 1024; also KiB, MiB, GiB, bytes)',
   ],
-  ['ipfw pipe 10 config mask', 'line 1: ipfw pipe 10 config mask: mask needs one or more fields; allowed: src-ip, dst-ip, src-port, dst-port, proto, all'],
-  ['ipfw pipe 10 config mask bw 1Mbit/s', 'line 1: ipfw pipe 10 config mask bw 1Mbit/s: "bw" is not a mask field; allowed: src-ip, dst-ip, src-port, dst-port, proto, all'],
+  ['ipfw pipe 10 config mask', 'line 1: ipfw pipe 10 config mask: mask needs one or more fields; allowed: src-ip, dst-ip, src-ip6, dst-ip6, flow-id, src-port, dst-port, proto, all'],
+  ['ipfw pipe 10 config mask bw 1Mbit/s', 'line 1: ipfw pipe 10 config mask bw 1Mbit/s: "bw" is not a mask field; allowed: src-ip, dst-ip, src-ip6, dst-ip6, flow-id, src-port, dst-port, proto, all'],
   [
     'ipfw pipe 10 config mask src-ip fff',
     'line 1: ipfw pipe 10 config mask src-ip fff: "fff" is not a mask value for src-ip; allowed: hex such as 0xffffff00, a decimal number, a prefix length such as /24, or a netmask such as 255.255.255.0',
   ],
   [
-    'ipfw pipe 10 config mask src-ip6 /64',
-    'line 1: ipfw pipe 10 config mask src-ip6 /64: "src-ip6" is not a mask field picowire has (no IPv6 or flow-id masks); allowed: src-ip, dst-ip, src-port, dst-port, proto, all',
+    'ipfw pipe 10 config mask src-ip6 /129',
+    'line 1: ipfw pipe 10 config mask src-ip6 /129: "/129" is not a mask value for src-ip6; allowed: a prefix length from 1 to 128, such as /64 or 64',
+  ],
+  [
+    'ipfw pipe 1 config\nipfw add 100 pipe 1 { ip6 or tcp } from any to any',
+    'line 2: ipfw add 100 pipe 1 { ip6 or tcp } from any to any: "ip6" cannot be part of a protocol list: write "ip6" alone before from, or as an option after the addresses (tcp from any to any ip6)',
+  ],
+  [
+    'ipfw pipe 1 config\nipfw add 100 pipe 1 ip4 from any to any ip6',
+    'line 2: ipfw add 100 pipe 1 ip4 from any to any ip6: "ip6" contradicts ip4: a packet is IPv4 or IPv6, not both',
   ],
   ['ipfw pipe 10 config buckets 0', 'line 1: ipfw pipe 10 config buckets 0: "0" is not a number of buckets; allowed: a number from 1 to 256'],
   [
@@ -315,11 +326,11 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 10 config profile wifi.txt',
-    'line 1: ipfw pipe 10 config profile wifi.txt: profile is not supported in ipfw text; write the curve as "delayProfile" of the pipe in the JSON profile',
+    'line 1: ipfw pipe 10 config profile wifi.txt: profile wifi.txt: the file is not where this text is read (it is read on the box by picowire ipfw there); write the curve as "delayProfile" of the pipe in a JSON profile',
   ],
   [
     'ipfw pipe 10 config weight 10',
-    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, droptail, red, gred, ecn, codel, pie',
+    'line 1: ipfw pipe 10 config weight 10: "weight" is not a pipe option (it belongs to a queue: ipfw queue N config pipe 10 weight W); allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile, droptail, red, gred, ecn, codel, pie',
   ],
   [
     'ipfw pipe 10 config red 0.002/30/80',
@@ -327,7 +338,7 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 10 config colour red',
-    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, droptail, red, gred, ecn, codel, pie',
+    'line 1: ipfw pipe 10 config colour red: "colour" is not a pipe option; allowed: bw, delay, plr, queue, burst, mask, buckets, sched, type, noerror, profile, droptail, red, gred, ecn, codel, pie',
   ],
   ['ipfw pipe 0 config bw 1Mbit/s', 'line 1: ipfw pipe 0 config bw 1Mbit/s: "0" is not a pipe number; allowed: 1 to 65535'],
   ['ipfw pipe 10 show', 'line 1: ipfw pipe 10 show: "show" is not expected after pipe 10; allowed: config, delete'],
@@ -357,7 +368,7 @@ const BAD: [string, string][] = [
   ],
   ...['keep-state', 'setup', 'established'].map((option): [string, string] => [
     `ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any ${option}`,
-    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2`,
+    `line 2: ipfw add 100 pipe 1 tcp from any to any ${option}: "${option}" is not supported: picowire's rules are stateless (no keep-state, setup, established, limit); allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type`,
   ]),
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from any to any dst-port http',
@@ -374,7 +385,7 @@ const BAD: [string, string][] = [
   ['ipfw pipe 1 config\nipfw add 100 pipe 1 tcp from not any to any', 'line 2: ipfw add 100 pipe 1 tcp from not any to any: "not any" matches nothing; write an address after not'],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ipencap from any to any',
-    'line 2: ipfw add 100 pipe 1 ipencap from any to any: "ipencap" is not a protocol picowire knows; allowed: ip, all, tcp, udp, icmp, ipv6-icmp, sctp, udplite, gre, esp, ah, or a protocol number 0-255',
+    'line 2: ipfw add 100 pipe 1 ipencap from any to any: "ipencap" is not a protocol picowire knows; allowed: ip, all, tcp, udp, icmp, ipv6-icmp, icmp6, sctp, udplite, gre, esp, ah, ip4 (ipv4), ip6 (ipv6), or a protocol number 0-255',
   ],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ip from any to any dst-port 80 dst-port 443',
@@ -382,7 +393,7 @@ const BAD: [string, string][] = [
   ],
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 ip from any to any frag',
-    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2',
+    'line 2: ipfw add 100 pipe 1 ip from any to any frag: "frag" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type',
   ],
   [
     'ipfw add 100 skipto 200 ip from any to any',
@@ -416,7 +427,7 @@ const BAD: [string, string][] = [
   // the second command of a run-together line is reported as itself, on the line where it is
   [
     'ipfw pipe 1 config\nipfw add 100 pipe 1 out dst-port 2000-3000 ipfw add 200 pipe 1 sideways',
-    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, prob, layer2',
+    'line 2: ipfw add 200 pipe 1 sideways: "sideways" is not a supported rule option; allowed: from, to, in, out, recv a|b, xmit a|b, via a|b, src-port, dst-port, proto, src-ip, dst-ip, ip4, ip6, prob, layer2, mac, mac-type',
   ],
 ];
 
@@ -480,4 +491,35 @@ test('dnctl, dummynet\'s own command since FreeBSD 13.1, configures pipes, queue
   t.deepEqual(parseIpfw('dnctl pipe 1 config bw 1Mbit/s\ndnctl flush\ndnctl pipe 2 config delay 5').pipes, { '2': { delay: 5 } });
   const e = t.throws(() => parseIpfw('dnctl add 100 pipe 1 ip from any to any'));
   t.is(e?.message, 'line 1: dnctl add 100 pipe 1 ip from any to any: "add" is not a dnctl command (rules are ipfw\'s: ipfw add ...); allowed: pipe N config, queue N config, sched N config, pipe|queue|sched N delete, pipe|queue|sched flush, flush');
+});
+
+test('IPv6: ip6/ipv6 and ip4/ipv4 as the protocol or an option, icmp6, IPv6 addresses and src-ip6/dst-ip6, as FreeBSD 14 writes them', (t) => {
+  const p = parseIpfw(`pipe 1 config bw 10Mbit/s delay 20ms mask src-ip6 /128
+ipfw add 1000 pipe 1 ip6 from any to any
+ipfw add 1100 pipe 1 ipv6-icmp from 2001:2::/48 to any out
+ipfw add 1200 pipe 1 tcp from any to any dst-port 80 ip6
+ipfw add 1300 pipe 1 icmp6 from { 2001:2::1 or 2001:2::2 } to any
+ipfw add 1400 pipe 1 src-ip6 2001:2::1 proto ip6
+ipfw add 1500 pipe 1 ipv4 from 198.18.0.0/24 to any`);
+  t.deepEqual(p.rules, [
+    { number: 1000, action: 'pipe', pipe: '1', family: 'ip6' },
+    { number: 1100, action: 'pipe', pipe: '1', from: 'a', proto: 'ipv6-icmp', src: '2001:2::/48' },
+    { number: 1200, action: 'pipe', pipe: '1', family: 'ip6', proto: 'tcp', dstPort: 80 },
+    { number: 1300, action: 'pipe', pipe: '1', proto: 'icmp6', src: ['2001:2::1', '2001:2::2'] },
+    { number: 1400, action: 'pipe', pipe: '1', family: 'ip6', src: '2001:2::1' },
+    { number: 1500, action: 'pipe', pipe: '1', family: 'ip4', src: '198.18.0.0/24' },
+  ]);
+  t.deepEqual(p.pipes['1']!.mask, { srcIp6: 128 });
+});
+
+test('mac DST SRC and mac-type, for rules that mean frames (layer2), as FreeBSD writes them', (t) => {
+  const p = parseIpfw(`pipe 1 config bw 30Byte/s
+ipfw add 100 pipe 1 mac any 02:70:77:00:00:01 mac-type arp layer2
+ipfw add 200 pipe 1 layer2 mac 02:70:77:00:00:00/24 any mac-type 0x0800-0x86dd,vlan`);
+  t.deepEqual(p.rules, [
+    { number: 100, action: 'pipe', pipe: '1', srcMac: '02:70:77:00:00:01', macType: 'arp', l2: true },
+    { number: 200, action: 'pipe', pipe: '1', dstMac: '02:70:77:00:00:00/24', macType: ['0x0800-0x86dd', 'vlan'], l2: true },
+  ]);
+  t.is(t.throws(() => parseIpfw('pipe 1 config\nipfw add 100 pipe 1 mac 02:70:77:00:00:00&ff:ff:ff:00:00:00 any layer2'))?.message,
+    'line 2: ipfw add 100 pipe 1 mac 02:70:77:00:00:00&ff:ff:ff:00:00:00 any layer2: "02:70:77:00:00:00&ff:ff:ff:00:00:00" is not an Ethernet address; allowed: two Ethernet addresses, destination then source, each "any" or six hex bytes such as 02:70:77:00:00:01, optionally /bits');
 });

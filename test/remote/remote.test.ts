@@ -59,7 +59,7 @@ test('apply puts a profile in force and says so; a bad one is refused with every
   t.is(box.box.inForce()?.name, 'good');
 });
 
-test('ipfw -f replaces the profile in force, a command amends it, show prints it as ipfw commands', async (t) => {
+test('ipfw -f replaces the profile in force, a command amends it, list prints it as ipfw commands', async (t) => {
   const box = await serve(t);
   const conf = await file('seed.ipfw', 'ipfw pipe 1 config bw 256Kbit/s delay 20ms\nipfw add 100 pipe 1 ip from any to any out\n');
   const f = await remote(box.url, ['ipfw', '-f', conf]);
@@ -70,8 +70,13 @@ test('ipfw -f replaces the profile in force, a command amends it, show prints it
   t.regex(r.stdout, /^applied profile \S+ \(\d+ ms\)$/m);
   t.deepEqual(box.box.inForce()?.pipes['1'], { bw: '2Mbit/s', delay: '10ms' });
   t.is(box.box.inForce()?.rules.length, 1, 'the rule stays: one command amends');
-  const show = await remote(box.url, ['ipfw', 'show']);
+  const show = await remote(box.url, ['ipfw', 'list']);
   t.regex(show.stdout, /^ipfw pipe 1 config bw 2Mbit\/s delay 10ms$/m);
+  // FreeBSD's listings, from the box's counters (the stand-in box's: pipe "up" is not this profile's, so no instance lines)
+  const rules = await remote(box.url, ['ipfw', 'show']);
+  t.is(rules.stdout, '00100 12 1200 pipe 1 ip from any to any out\n65535  0    0 allow ip from any to any');
+  const pipes = await remote(box.url, ['dnctl', 'pipe', '1', 'show']);
+  t.is(pipes.stdout.split('\n')[0], '00001:   2.000 Mbit/s   10 ms burst 0');
   const dn = await remote(box.url, ['dnctl', 'pipe', '1', 'config', 'bw', '30Byte/s']);
   t.is(dn.exitCode, 0, dn.stderr);
   t.deepEqual(box.box.inForce()?.pipes['1'], { bw: '30Byte/s' }, 'dnctl, as FreeBSD 13.1 on writes it');

@@ -76,7 +76,7 @@ testNeeding(['root', 'qemu', 'image'], 'the kernel takes a profile using every f
     t.regex(refused, /settings ipfw cannot express[\s\S]*exit=2/);
     // a profile ipfw can say: amended in place by one command
     await runOnConsole(vm, `echo '${JSON.stringify({ name: 'plain', pipes: { up: { delay: '10ms' } }, rules: [{ from: 'a', pipe: 'up' }] })}' > /tmp/plain.json && picowire apply /tmp/plain.json`, 60_000);
-    const amended = await runOnConsole(vm, 'picowire ipfw pipe 1 config delay 30ms && picowire ipfw show', 60_000);
+    const amended = await runOnConsole(vm, 'picowire ipfw pipe 1 config delay 30ms && picowire ipfw list', 60_000);
     t.regex(amended, /applied profile plain/);
     t.regex(amended, /^ipfw pipe 1 config delay 30ms$/m);
     const after = await lab.left.exec(['ping', '-n', '-c', '20', '-i', '0.05', lab.right.address], { timeoutMs: 60_000 });

@@ -6,11 +6,14 @@
 //   GET  /api/v1/ipfw        the profile in force as ipfw commands (text/plain)
 //   POST /api/v1/ipfw        ipfw commands (text/plain) amending the profile in force, as `picowire ipfw CMD`;
 //                            ?replace=1: a whole configuration replacing it, as `picowire ipfw -f`
+//   GET  /api/v1/ipfw/show   dummynet's show commands as FreeBSD prints them (text/plain): ?what=rules (ipfw
+//                            show), pipe, queue or sched; &numbers=1,2 for some of them
 //   GET  /api/v1/events      server-sent events: counters every second, profile changes as they happen
 //   GET  /metrics            Prometheus text format
 //   GET  /, /app.js, /app.css  the web page (page.ts); no token for its files, its API calls send it
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { amendProfile, formatIpfw, Inexpressible } from '../../ipfw/index.ts';
+import { formatShow, type ShowWhat } from '../../ipfw/show.ts';
 import type { Profile } from '../../profile/schema.ts';
 import { validateProfile } from '../../profile/validate.ts';
 import { parseJson, readBody, requireType, utf8 } from './body.ts';
@@ -48,6 +51,7 @@ export const ROUTES: Route[] = [
   { method: 'PUT', path: '/api/v1/profile', token: true, handle: putProfile },
   { method: 'GET', path: '/api/v1/ipfw', token: true, handle: getIpfw },
   { method: 'POST', path: '/api/v1/ipfw', token: true, handle: postIpfw },
+  { method: 'GET', path: '/api/v1/ipfw/show', token: true, handle: getShow },
   { method: 'GET', path: '/api/v1/events', token: true, handle: events },
   { method: 'GET', path: '/metrics', token: true, handle: metrics },
   ...pageRoutes(),
@@ -79,6 +83,17 @@ async function putProfile(call: Call): Promise<void> {
 async function getIpfw({ res, box }: Call): Promise<void> {
   const profile = box.inForce();
   sendText(res, 200, profile ? formatIpfw(profile) : '# no profile in force\n');
+}
+
+const SHOWS: ShowWhat[] = ['rules', 'pipe', 'queue', 'sched'];
+
+/** ipfw show, ipfw pipe|queue|sched show: FreeBSD's text from the counters of the profile in force. */
+async function getShow({ res, url, box }: Call): Promise<void> {
+  const what = url.searchParams.get('what') ?? 'rules';
+  if (!(SHOWS as string[]).includes(what)) throw new HttpError(400, [`query what: ${JSON.stringify(what)} is not allowed; allowed: ${SHOWS.join(', ')}`]);
+  const numbers = url.searchParams.get('numbers');
+  if (numbers !== null && !/^\d{1,5}(,\d{1,5})*$/.test(numbers)) throw new HttpError(400, [`query numbers: ${JSON.stringify(numbers)} is not allowed; allowed: numbers separated by commas, such as 1,2`]);
+  sendText(res, 200, formatShow(what as ShowWhat, box.inForce(), await box.status(), numbers ? numbers.split(',').map(Number) : []));
 }
 
 /** ipfw commands, amending what is in force or (?replace=1) replacing it; what ipfw cannot read is refused (422). */

@@ -103,6 +103,18 @@ test('GET /api/v1/profile is the profile in force, 404 before the first', async 
   t.regex(none.json().errors[0]!, /no profile in force/);
 });
 
+test('GET /api/v1/ipfw/show is dummynet\'s listing from the counters; a what or numbers it does not know is 400 saying what is allowed', async (t) => {
+  const api = await serve(t);
+  const rules = await api.call('GET', '/api/v1/ipfw/show');
+  t.is(rules.status, 200);
+  t.is(rules.text, '00100 12 1200 pipe 1 ip from any to any out\n65535  0    0 allow ip from any to any\n');
+  t.regex((await api.call('GET', '/api/v1/ipfw/show?what=pipe&numbers=1')).text, /^00001: {3}1\.000 Mbit\/s {3}10 ms burst 0\n/);
+  const bad = await api.call('GET', '/api/v1/ipfw/show?what=table');
+  t.is(bad.status, 400);
+  t.deepEqual(bad.json().errors, ['query what: "table" is not allowed; allowed: rules, pipe, queue, sched']);
+  t.is((await api.call('GET', '/api/v1/ipfw/show?what=pipe&numbers=one')).status, 400);
+});
+
 test('PUT /api/v1/profile applies a good profile through the box and answers with it', async (t) => {
   const api = await serve(t);
   const lan = { name: 'lan', pipes: { p: { delay: '5ms' } }, rules: [{ pipe: 'p' }] };
@@ -171,7 +183,7 @@ test('an unknown path is 404; a known one with another method is 405 with Allow'
     const r = await api.call('GET', path);
     t.true(r.status === 404 || r.status === 400, `${path}: ${r.status}`);
   }
-  t.is((await api.call('GET', '/nope')).json().errors[0], 'no endpoint "/nope"; endpoints: /healthz, /api/v1/status, /api/v1/profile, /api/v1/ipfw, /api/v1/events, /metrics, /, /app.js, /app.css');
+  t.is((await api.call('GET', '/nope')).json().errors[0], 'no endpoint "/nope"; endpoints: /healthz, /api/v1/status, /api/v1/profile, /api/v1/ipfw, /api/v1/ipfw/show, /api/v1/events, /metrics, /, /app.js, /app.css');
   const del = await api.call('DELETE', '/api/v1/profile');
   t.is(del.status, 405);
   t.is(del.headers.allow, 'GET, PUT');
