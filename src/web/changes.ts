@@ -63,19 +63,20 @@ export async function applyPreset(on: ChangeHandlers, preset: Preset): Promise<v
   await applyEditor(on);
 }
 
-/** Runs one ipfw command line (or `show`) against the profile in force and logs the answer. */
+/** Runs one ipfw command line against the profile in force, or a listing, and logs the answer:
+ *  `show` and `pipe|queue|sched show` as FreeBSD prints them, `list` the profile as ipfw commands, as `picowire ipfw` on the box. */
 export async function runIpfw(on: ChangeHandlers, line: string): Promise<void> {
   const command = line.trim().replace(/^ipfw\s+/, '');
   if (!command) return;
   const log = byId('ipfw-log');
-  // dummynet's listings as FreeBSD prints them: pipe|queue|sched show [N...] (also after dnctl)
-  const listing = /^(?:dnctl\s+)?(pipe|queue|sched)\s+((?:\d+\s+)*)(?:show|list)((?:\s+\d+)*)$/.exec(command);
-  if (command === 'show' || command === 'list') {
+  // dummynet's listings as FreeBSD prints them: [pipe|queue|sched] show [N...] (also after dnctl)
+  const listing = /^(?:dnctl\s+)?(?:(pipe|queue|sched)\s+((?:\d+\s+)*)(?:show|list)|show)((?:\s+\d+)*)$/.exec(command);
+  if (command === 'list') {
     const answer = await call('GET', '/api/v1/ipfw');
     log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ipfw ${command}\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
   } else if (listing) {
-    const numbers = `${listing[2]} ${listing[3]}`.trim().split(/\s+/).filter((n) => n !== '');
-    const answer = await call('GET', `/api/v1/ipfw/show?what=${listing[1]}${numbers.length ? `&numbers=${numbers.join(',')}` : ''}`);
+    const numbers = `${listing[2] ?? ''} ${listing[3]}`.trim().split(/\s+/).filter((n) => n !== '');
+    const answer = await call('GET', `/api/v1/ipfw/show?what=${listing[1] ?? 'rules'}${numbers.length ? `&numbers=${numbers.join(',')}` : ''}`);
     log.append(el('pre', { class: answer.ok ? 'ok' : 'refused' }, `> ${line.trim()}\n${answer.ok ? String(answer.body) : answer.errors.join('\n')}`));
   } else {
     const ok = await send(on, 'POST', '/api/v1/ipfw', { type: 'text/plain', text: command });

@@ -41,11 +41,15 @@ async function journey(t: ExecutionContext, page: PageDriver, url: string): Prom
   await page.click('button[data-preset="LTE"]');
   await page.waitFor(`document.getElementById('in-force').dataset.profile === 'lte'`);
 
-  // the ipfw console: show prints the profile in force as ipfw commands
-  await page.replaceText('#ipfw-command', 'show');
+  // the ipfw console: list prints the profile in force as ipfw commands, pipe show dummynet's listing
+  await page.replaceText('#ipfw-command', 'list');
   await page.click('#ipfw-form button[type=submit]');
   await page.waitFor(`document.querySelector('#ipfw-log pre.ok')`);
-  t.regex(await page.evaluate<string>(text('#ipfw-log')), /> ipfw show\n[^]*pipe \d+ config bw 12Mbit\/s/);
+  t.regex(await page.evaluate<string>(text('#ipfw-log')), /> ipfw list\n[^]*pipe \d+ config bw 12Mbit\/s/);
+  await page.replaceText('#ipfw-command', 'pipe show');
+  await page.click('#ipfw-form button[type=submit]');
+  await page.waitFor(`document.querySelectorAll('#ipfw-log pre.ok').length === 2`);
+  t.regex(await page.evaluate<string>(`document.querySelectorAll('#ipfw-log pre.ok')[1].textContent`), /^> pipe show\n\d{5}: +12\.000 Mbit\/s/m);
 
   // a phone's width: nothing scrolls sideways, the charts stay inside the window (MiniBrowser's
   // toolbar keeps its window 447 px wide at least: narrower than any laptop, wider than a phone)

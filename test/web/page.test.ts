@@ -77,12 +77,16 @@ testNeeding(['browser'], 'the page fits a phone-sized window (no sideways scroll
       await page.keyboard.press('Enter');
       await page.waitForSelector('#connection.live');
       await pageRate(page, 'b/up#0');
-      // the ipfw console from the keyboard: show prints the profile in force as ipfw commands
+      // the ipfw console from the keyboard: list prints the profile in force as ipfw commands, show the rules' counters as FreeBSD does
       await page.focus('#ipfw-command');
-      await page.keyboard.type('show');
+      await page.keyboard.type('list');
       await page.keyboard.press('Enter');
       await page.waitForSelector('#ipfw-log pre.ok');
-      t.regex((await page.textContent('#ipfw-log'))!, /> ipfw show\n[^]*pipe \d+ config bw 1Mbit\/s/);
+      t.regex((await page.textContent('#ipfw-log'))!, /> ipfw list\n[^]*pipe \d+ config bw 1Mbit\/s/);
+      await page.keyboard.type('show');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#ipfw-log pre.ok:nth-of-type(2)');
+      t.regex((await page.textContent('#ipfw-log pre.ok:nth-of-type(2)'))!, /^> show\n00100 +12 +1200 pipe \d+ /m);
       const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth, canvas: Math.max(...[...document.querySelectorAll('canvas')].map((c) => c.getBoundingClientRect().right)) }));
       t.true(widths.doc <= widths.view, `page is ${widths.doc} px wide in a ${widths.view} px window`);
       t.true(widths.canvas <= widths.view, `a chart ends at ${widths.canvas} px in a ${widths.view} px window`);
