@@ -9,7 +9,7 @@
 // of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
-import { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { ACTIONS, DISTRIBUTIONS, ENGINES, PROTOCOLS, SCHEDULERS } from './words.ts';
 
 export { ACTIONS, DISTRIBUTIONS, PROTOCOLS, SCHEDULERS };
 
@@ -205,6 +205,8 @@ export const ProfileSchema = Type.Object(
     rules: Type.Array(RuleSchema, { default: [] }),
     /** what happens to traffic no rule matches (default allow: it crosses unshaped) */
     default: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
+    /** which data plane carries the profile: "tc" (Linux bridge, nftables and qdiscs: the default) or "dummynet" (FreeBSD's ipfw and dummynet in userspace on netmap) */
+    engine: Type.Optional(Type.Union(ENGINES.map((e) => Type.Literal(e)), { description: 'the data plane: "tc" (default) or "dummynet" (FreeBSD\'s ipfw + dummynet on netmap)' })),
   },
   { $id: PROFILE_SCHEMA_ID, additionalProperties: false },
 );
@@ -218,3 +220,4 @@ export type Port = 'a' | 'b';
 export type Protocol = (typeof PROTOCOLS)[number] | number;
 export type Scheduler = (typeof SCHEDULERS)[number];
 export type Distribution = (typeof DISTRIBUTIONS)[number];
+export type Engine = (typeof ENGINES)[number];

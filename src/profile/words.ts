@@ -6,3 +6,4 @@ export const DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as 
 export const SCHEDULERS = ['fifo', 'rr', 'drr', 'prio', 'qfq', 'wf2q+', 'fq_codel'] as const;
 export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp', 'udplite', 'gre', 'esp', 'ah'] as const;
 export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
+export const ENGINES = ['tc', 'dummynet'] as const;
