@@ -139,6 +139,16 @@ test('status: each pipe\'s flow counters from ipfw pipe show, each rule\'s from 
   ]);
 });
 
+test('status: a pipe without a mask that nothing crossed yet shows zeros, as on tc; a masked one shows no instance', (t) => {
+  const s = dummynetStatusFrom(dummynet(SEED_2_2, 'seed-2-2'), SHOW, '00010: 256.000 Kbit/s   20 ms burst 0 \n00011:   4.000 Mbit/s    5 ms burst 0 \n', '');
+  t.deepEqual(s.pipes.map((p) => [p.pipe, p.packets, p.overflowDrops]), [
+    ['10', 0, 0],
+    ['11', 0, 0],
+  ]);
+  const masked = profile({ name: 'm', engine: 'dummynet', pipes: { m: { bw: '1Mbit/s', mask: { dstPort: '0xffff' } } }, rules: [{ pipe: 'm' }] });
+  t.deepEqual(dummynetStatusFrom(masked, '', '00001:   1.000 Mbit/s    0 ms burst 0 \n', '').pipes, []);
+});
+
 test('status: flows are read per object, and a pipe\'s own flowset in ipfw queue show is nobody\'s queue', (t) => {
   const queues = `q00001  50 sl. 2 flows (16 buckets) sched 5 weight 10 lmax 1500 pri 0 droptail
     mask:  0x00 0x0fffffff/0x0000 -> 0x00000000/0x0000

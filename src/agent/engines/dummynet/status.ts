@@ -47,7 +47,9 @@ export function dummynetStatusFrom(inForce: Profile, show: string, pipeShow: str
     const port = egressOf(profile, name);
     const drops = (f: Flow) => (pipe.plr > 0 ? { randomDrops: f.drops, overflowDrops: 0 } : { randomDrops: 0, overflowDrops: f.drops });
     if (queues.length === 0) {
-      (pipeFlows.get(n) ?? []).forEach((f, i) => {
+      // dummynet makes a flow at its first packet: a pipe without a mask that nothing crossed yet shows zeros, as on tc
+      const flows = pipeFlows.get(n)?.length || pipe.mask ? (pipeFlows.get(n) ?? []) : [{ key: '', totPackets: 0, totBytes: 0, queuedPackets: 0, queuedBytes: 0, drops: 0 }];
+      flows.forEach((f, i) => {
         pipes.push({ pipe: name, instance: i, ...(pipe.mask && { keys: [f.key] }), port, ...counters(f), ...drops(f), queues: [] });
       });
       continue;
