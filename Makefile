@@ -42,6 +42,7 @@ bench: host-tools image
 	node --import=tsx bench/run.ts
 	node --import=tsx bench/embed.ts
 	node --import=tsx bench/api.ts
+	node --import=tsx bench/engines.ts
 	node --import=tsx bench/fidelity/run.ts
 
 lock: cli

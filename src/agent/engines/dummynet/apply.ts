@@ -28,9 +28,9 @@ const PID_FILE = 'kipfw.pid';
 const HWCSUM = 'sys/module/netmap/parameters/generic_hwcsum';
 /** how long kipfw may take to open both netmap ports (1.7 s for the first under QEMU TCG) */
 const START_MS = 20_000;
-/** dummynet's "foot shooting" limits (100 slots, 1 MB) raised to what profiles may ask (LIMITS in resolve.ts) */
 /** how long one ipfw run may take */
 const IPFW_TIMEOUT_S = 10;
+/** dummynet's "foot shooting" limits (100 slots, 1 MB) raised to what profiles may ask (LIMITS in resolve.ts); idle flows are kept by kipfw itself (patches/netmap-ipfw/0005) */
 const SYSCTLS = ['net.inet.ip.dummynet.pipe_slot_limit=100000', 'net.inet.ip.dummynet.pipe_byte_limit=1073741824'];
 
 export interface Context {
@@ -134,9 +134,23 @@ async function ensureKipfw(ctx: Context): Promise<string | undefined> {
     if (Date.now() > deadline) return `kipfw did not open ${PORTS.map((p) => NETMAP_PORTS[p]).join(' and ')} within ${START_MS / 1000} s (it holds ${held})`;
     await new Promise((r) => setTimeout(r, 50));
   }
+  return setSysctls(ctx);
+}
+
+/** dummynet's settings, each read back from `ipfw sysctl -a` (kipfw's sysctl emulation), sent again a few times at most until it shows. */
+async function setSysctls(ctx: Context): Promise<string | undefined> {
   for (const setting of SYSCTLS) {
-    const r = await ipfw(ctx, ['sysctl', setting]);
-    if (r.code !== 0) return `ipfw sysctl ${setting}: ${firstLines(r.stderr)}`;
+    const [name, value] = setting.split('=') as [string, string];
+    let shown = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const r = await ipfw(ctx, ['sysctl', setting]);
+      if (r.code !== 0) return `ipfw sysctl ${setting}: ${firstLines(r.stderr) || `exit ${r.code}`}`;
+      const all = await ipfw(ctx, ['sysctl', '-a']);
+      shown = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\S+)`, 'm').exec(all.stdout)?.[1] ?? '';
+      if (shown === value) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (shown !== value) return `kipfw did not take ${setting} (ipfw sysctl -a shows ${shown || 'nothing'})`;
   }
   return undefined;
 }
