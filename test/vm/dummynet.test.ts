@@ -52,7 +52,7 @@ const shape = (name: string, bw: string, delay: string, back: string) =>
   });
 const profileA = shape('a', '20Mbit/s', '10ms', '10ms');
 const profileB = shape('b', '15Mbit/s', '15ms', '5ms');
-const CHANGES = 20;
+const CHANGES = 16;
 /** A UDP probe of 1000 datagrams/s (64-byte payloads): iperf3 counts each that did not arrive. */
 const probe = (lab: Lab, seconds: number) => udpStream(lab.left, lab.right, { seconds, rateBps: 64 * 8 * 1000, lengthBytes: 64 });
 
@@ -70,7 +70,7 @@ testNeeding([...NEEDS], `dummynet at runtime: ${CHANGES} changes under a probe l
     await c(`echo '${json(profileA)}' > /tmp/a.json; echo '${json(profileB)}' > /tmp/b.json; echo '${json(tcA)}' > /tmp/tc.json`);
 
     // runtime changes: pipes configured in place, rules swapped in one step
-    const seconds = 60;
+    const seconds = 45;
     const udp = probe(lab, seconds);
     await sleep(3000);
     const files = `$(for i in $(seq ${CHANGES / 2}); do echo /tmp/b.json /tmp/a.json; done)`;
@@ -89,7 +89,7 @@ testNeeding([...NEEDS], `dummynet at runtime: ${CHANGES} changes under a probe l
     t.regex(await c('ipfw show'), /recv netmap:a/, "kipfw still holds profile a's rules");
 
     // engine switches under the probe: dummynet → tc → dummynet; how long traffic stops is what the probe lost
-    const switchS = 40;
+    const switchS = 30;
     const before = await probeDrops(vm);
     const during = probe(lab, switchS);
     await sleep(4000);
