@@ -43,6 +43,7 @@ bench: host-tools image
 	node --import=tsx bench/embed.ts
 	node --import=tsx bench/api.ts
 	node --import=tsx bench/schedule.ts
+	node --import=tsx bench/engines.ts
 	node --import=tsx bench/fidelity/run.ts
 
 lock: cli

@@ -22,7 +22,7 @@ export default defineRecipe({
     netmap: { repo: 'https://github.com/luigirizzo/netmap', commit: '89607e1406c1fa5ac2106bd2ff33417f090c0d60' },
     'netmap-ipfw': { repo: 'https://github.com/luigirizzo/netmap-ipfw', commit: '94a0f7e68c485bcc928894c9369e80d746cca41d' },
   },
-  features: ['entropy', 'bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc', 'netmap'],
+  features: ['entropy', 'bridge', 'emulation', 'nftables', 'fwcfg', 'config-media', 'storage', 'nics-vm', 'nics-pc', 'netmap', 'dummynet'],
   // until a profile arrives from the command line, fw_cfg or the config partition: a plain wire
   profile: { name: 'passthrough', pipes: {}, rules: [] },
   outputs: ['iso', 'img', 'qcow2', 'pxe'],

@@ -89,6 +89,11 @@ export function stateAfter(before: KernelState, p: Plan): KernelState {
   return { qdiscs, nft: { bridge: p.objects } };
 }
 
+/** Forgets what this agent last applied (the ports changed hands: the dummynet engine's kipfw took them); the next apply reads the kernel. */
+export function forgetApplied(run: Runner): void {
+  appliedBy.delete(run);
+}
+
 /** The kernel state to plan over: what this agent last applied, or what tc says now. */
 export async function currentState(ctx: Context): Promise<KernelState> {
   return appliedBy.get(ctx.run)?.state ?? readKernelState(ctx);

@@ -39,6 +39,14 @@ export class Changes {
     });
   }
 
+  /** Puts the profile in force again, through the queue, if `needed()` says so when its turn comes (a data plane that died: kipfw). */
+  reapply(source: string, needed: (inForce: Profile) => Promise<boolean>): Promise<void> {
+    return this.serial(async () => {
+      if (!this.inForce || !(await needed(this.inForce))) return;
+      this.settle(source, await consider(this.ctx, this.inForce, { source, value: this.inForce }));
+    });
+  }
+
   private refreshPending = false;
 
   /** Reads the sources again (SIGHUP) and puts their profile in force, through the queue; several asks while one waits make one. */

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Profile } from '../profile/schema.ts';
 import type { Checked } from '../common/describe.ts';
 import { validateProfile } from '../profile/validate.ts';
-import { applyProfile, currentState } from './apply.ts';
+import { currentState } from './apply.ts';
+import { applyOnEngine } from './engines/index.ts';
 import { trace, type Batcher, type Runner } from './exec.ts';
 import { FILES } from './paths.ts';
 import { alreadyApplied, plan } from './plan.ts';
@@ -91,7 +92,7 @@ async function considerNow(ctx: Context, inForce: Profile | null, found: Found, 
       ctx.say(`applied profile ${profile.name}`);
       return { inForce: profile, applied: true, errors: [] };
     }
-    const error = await applyProfile(profile, inForce, ctx, state);
+    const error = await applyOnEngine(profile, inForce, ctx, state);
     if (error) return reject(ctx, [error], inForce);
   } catch (e) {
     return reject(ctx, [(e as Error).message], inForce);

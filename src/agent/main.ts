@@ -12,6 +12,7 @@ import { serveControl } from './control.ts';
 import { runCli } from './ctl.ts';
 import { startApi } from './api/index.ts';
 import { Changes } from './changes.ts';
+import { keepKipfwRunning } from './engines/dummynet/respawn.ts';
 import { checkFound, refresh, readCurrent, type Context } from './cycle.ts';
 import { launch, run, trace } from './exec.ts';
 import { guardBridge } from './guard.ts';
@@ -93,6 +94,8 @@ async function main(): Promise<void> {
   // one change of the kernel state at a time, whoever asks for it: console, SIGHUP, partition, API
   const changes = new Changes(ctx, inForce);
   process.on('SIGHUP', () => changes.refresh());
+  // the dummynet engine's kipfw started again should it end
+  keepKipfwRunning(ctx.root, changes, say);
 
   await serveControl(join(ctx.root, CONTROL_SOCKET), async (req) => {
     if (req.op === 'status') return { ok: true, op: 'status', status: await readStatus(ctx, changes.inForce) };

@@ -526,7 +526,7 @@ function percent(p: number): string {
 
 // ---- nftables ----------------------------------------------------------------------------------
 
-const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, icmp6: 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
+export const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58, icmp6: 58, sctp: 132, udplite: 136, gre: 47, esp: 50, ah: 51 };
 const PORT_PROTOS = [6, 17, 132, 136];
 
 /** The nft field a mask reads, its width and the type of its values in a map key. */

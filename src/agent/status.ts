@@ -6,6 +6,7 @@
 import type { Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
+import { readDummynetStatus } from './engines/dummynet/status.ts';
 import { notes } from './notes.ts';
 import { BIN } from './paths.ts';
 import { agentSchedule, type PipePosition } from './schedule/runner.ts';
@@ -81,6 +82,7 @@ export async function readStatus(ctx: Context, inForce: Profile | null): Promise
   const said = notes.list();
   const withNotes = (s: Status): Status => (said.length ? { ...s, notes: said } : s);
   if (!inForce) return withNotes({ profile: null, pipes: [], rules: [] });
+  if (inForce.engine === 'dummynet') return withNotes(await readDummynetStatus(ctx, inForce));
   const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'table', ...NFT_TABLE.split(' ')])]);
   if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];

@@ -1,5 +1,5 @@
 // The build, top to bottom: this function is the pipeline's table of contents.
-//   recipe ─► host tools ─► fetch ─► agent ─► web page ─► netmap (if on) ─► root filesystem ─► initramfs ─► outputs ─► manifest
+//   recipe ─► host tools ─► fetch ─► agent ─► web page ─► netmap, dummynet (if on) ─► root filesystem ─► initramfs ─► outputs ─► manifest
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { log, stage } from './log.ts';
 import { writeManifest } from './manifest.ts';
 import { kernelRelease } from './kmods.ts';
 import { loadRecipe } from './load.ts';
+import { buildDummynet } from './dummynet.ts';
 import { buildNetmap } from './netmap.ts';
 import { bundlePage } from './page.ts';
 import { assembleRootfs } from './rootfs.ts';
@@ -45,6 +46,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   if (recipe.features.includes('netmap')) {
     const release = await kernelRelease(fetched.kernel.root);
     built.push(await stage('build netmap', () => buildNetmap(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, log })));
+    if (recipe.features.includes('dummynet')) built.push(await stage('build dummynet', () => buildDummynet(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, log })));
   }
   const buildId = `${recipe.name}-${opts.epoch}`;
   const rootfs = await stage('assemble root filesystem', () =>

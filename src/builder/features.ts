@@ -34,6 +34,12 @@ export const FEATURES = {
    * apps pkt-gen and bridge go to /usr/local/bin
    */
   netmap: ['netmap'],
+  /**
+   * the dummynet engine: FreeBSD's ipfw and dummynet in userspace on netmap (netmap-ipfw's kipfw) and
+   * the ipfw command that configures it, built from the recipe's pinned `sources['netmap-ipfw']`
+   * (src/builder/dummynet.ts) into /usr/local/bin; it runs on netmap, so it needs that feature
+   */
+  dummynet: [],
   /** NICs mostly found in servers (Intel X710/XL710, Broadcom NetXtreme II, Emulex): 1.7 MB of modules the default ISO leaves out */
   'nics-server': ['i40e', 'bnx2', 'be2net'],
 } as const satisfies Record<string, readonly string[]>;
@@ -42,17 +48,24 @@ export type Feature = keyof typeof FEATURES;
 
 /** Features that build kernel modules from upstream source, and the recipe source each builds from:
  * their modules are not in the kernel package, and the kernel's headers are pinned for them. */
-export const BUILT_FROM_SOURCE: Partial<Record<Feature, string>> = { netmap: 'netmap' };
-export const BUILDS_MODULES: ReadonlySet<Feature> = new Set(Object.keys(BUILT_FROM_SOURCE) as Feature[]);
+export const BUILT_FROM_SOURCE: Partial<Record<Feature, string>> = { netmap: 'netmap', dummynet: 'netmap-ipfw' };
+export const BUILDS_MODULES: ReadonlySet<Feature> = new Set(['netmap']);
+/** Features that work only on top of another. */
+const NEEDS: Partial<Record<Feature, Feature>> = { dummynet: 'netmap' };
 
-/** Errors for features whose source the recipe does not pin, each naming the missing field. */
+/** Errors for features whose source the recipe does not pin, or without the feature they run on, each naming what is missing. */
 export function missingSources(features: readonly string[], sources: Record<string, unknown>): string[] {
   return features.flatMap((f) => {
     const source = BUILT_FROM_SOURCE[f as Feature];
     return source && !(source in sources)
       ? [`recipe.features: "${f}" builds from recipe.sources.${source}, which is missing; add sources: { ${source}: { repo: 'https://github.com/<owner>/<repo>', commit: '<40 hex digits>' } }`]
       : [];
-  });
+  }).concat(
+    features.flatMap((f) => {
+      const needed = NEEDS[f as Feature];
+      return needed && !features.includes(needed) ? [`recipe.features: "${f}" needs "${needed}" too; add "${needed}" to recipe.features`] : [];
+    }),
+  );
 }
 
 /** Features whose modules drive hardware: at boot only those matching a present device load (by modalias). */

@@ -28,7 +28,7 @@ const CONFIGURE = ['--no-drivers', '--apps=pkt-gen,bridge', '--no-utils'];
 const APPS = ['pkt-gen', 'bridge'];
 const APPS_DIR = '/usr/local/bin';
 // nothing of the build machine's clock or name reaches the outputs
-const FIXED_ENV = { SOURCE_DATE_EPOCH: '0', KBUILD_BUILD_TIMESTAMP: '1970-01-01', KBUILD_BUILD_USER: 'picowire', KBUILD_BUILD_HOST: 'picowire', LC_ALL: 'C', TZ: 'UTC' };
+export const FIXED_ENV = { SOURCE_DATE_EPOCH: '0', KBUILD_BUILD_TIMESTAMP: '1970-01-01', KBUILD_BUILD_USER: 'picowire', KBUILD_BUILD_HOST: 'picowire', LC_ALL: 'C', TZ: 'UTC' };
 
 /** Builds (or takes from the cache) netmap.ko and the apps for the fetched kernel. */
 export async function buildNetmap(fetched: FetchedInputs, opts: { cacheDir: string; kernelRelease: string; log: Logger }): Promise<SourceBuild> {
@@ -91,19 +91,19 @@ async function compile(b: { archive: string; commit: string; tree: KernelBuildTr
 }
 
 /** Runs one build command in `cwd`, its output appended to logFile; a failure shows the output's last lines. */
-async function step(command: string[], cwd: string, env: Record<string, string>, logFile: string): Promise<void> {
+export async function step(command: string[], cwd: string, env: Record<string, string>, logFile: string, what = 'netmap'): Promise<void> {
   try {
     await execa(command[0]!, command.slice(1), { cwd, env, stdin: 'ignore', stdout: { file: logFile, append: true }, stderr: { file: logFile, append: true } });
   } catch (error) {
     if (!(error instanceof ExecaError)) throw error;
     const tail = (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-25).join('\n');
     const how = error.code === 'ENOENT' ? `is not installed (run \`make\` as root to install the build host tools)` : `failed (exit ${error.exitCode ?? error.signal})`;
-    throw new UserError(`building netmap: \`${command.join(' ')}\` ${how}; the end of ${logFile}:\n${tail}`);
+    throw new UserError(`building ${what}: \`${command.join(' ')}\` ${how}; the end of ${logFile}:\n${tail}`);
   }
 }
 
 /** The versions of the tools whose output lands in the built files, for the cache key. */
-async function toolVersions(compiler: string): Promise<string> {
+export async function toolVersions(compiler: string): Promise<string> {
   const first = async (cmd: string, args: string[]) => (await execa(cmd, args).catch((e: ExecaError) => e)).stdout?.toString().split('\n')[0] ?? `${cmd}: missing`;
   return [await first(compiler, ['--version']), await first('ldd', ['--version']), await first('strip', ['--version']), await first('make', ['--version'])].join('\n');
 }

@@ -114,7 +114,7 @@ export function ipfwNumbers(profile: Profile): { pipes: Map<string, number>; que
 }
 
 /** Names → numbers: a name that is a number 1-65535 keeps it; the others take the smallest free ones, in order. */
-function numbering(names: (string | undefined)[]): Map<string, number> {
+export function numbering(names: (string | undefined)[]): Map<string, number> {
   const out = new Map<string, number>();
   const used = new Set<number>();
   const unique = [...new Set(names.filter((n): n is string => n !== undefined))];

@@ -5,7 +5,7 @@
 // wrong type is the schema's to report, and is skipped here — so structural and semantic errors are
 // reported together and a user fixes a profile in one round.
 import { pointerToPath, show } from '../common/describe.ts';
-import type { Distribution, Family, Port, Scheduler } from './schema.ts';
+import type { Distribution, Engine, Family, Port, Scheduler } from './schema.ts';
 import { ACTIONS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
 import { resolveAqm, resolveFq, type ResolvedAqm, type ResolvedFq } from './aqm.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
@@ -148,6 +148,8 @@ export interface ResolvedProfile {
   /** in the order they are tried */
   rules: ResolvedRule[];
   default: 'allow' | 'deny';
+  /** the data plane that carries it */
+  engine: Engine;
 }
 
 /** dummynet's default queue: 50 slots */
@@ -158,7 +160,7 @@ type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isProbability = (v: unknown): v is number => isNumber(v) && v >= 0 && v <= 1;
-const keyPath = (base: string, key: string) => `${base}${pointerToPath('/' + key.replace(/~/g, '~0').replace(/\//g, '~1'))}`;
+export const keyPath = (base: string, key: string) => `${base}${pointerToPath('/' + key.replace(/~/g, '~0').replace(/\//g, '~1'))}`;
 
 /** Resolves what can be resolved and lists every problem found. */
 export function resolveProfile(value: unknown): { profile: ResolvedProfile; errors: string[] } {
@@ -222,6 +224,7 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
       queues,
       rules,
       default: v.default === 'deny' ? 'deny' : 'allow',
+      engine: v.engine === 'dummynet' ? 'dummynet' : 'tc',
     },
     errors,
   };

@@ -9,7 +9,7 @@
 // of this one and keeps its meaning.
 import { Type, type Static } from '@sinclair/typebox';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS } from './units.ts';
-import { ACTIONS, AQMS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { ACTIONS, AQMS, DISTRIBUTIONS, ENGINES, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
 
 export { ACTIONS, AQMS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS };
 
@@ -342,6 +342,8 @@ export const ProfileSchema = Type.Object(
     rules: Type.Array(RuleSchema, { default: [] }),
     /** what happens to traffic no rule matches (default allow: it crosses unshaped) */
     default: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
+    /** which data plane carries the profile: "tc" (Linux bridge, nftables and qdiscs: the default) or "dummynet" (FreeBSD's ipfw and dummynet in userspace on netmap) */
+    engine: Type.Optional(Type.Union(ENGINES.map((e) => Type.Literal(e)), { description: 'the data plane: "tc" (default) or "dummynet" (FreeBSD\'s ipfw + dummynet on netmap)' })),
   },
   { $id: PROFILE_SCHEMA_ID, additionalProperties: false },
 );
@@ -360,3 +362,4 @@ export type Protocol = (typeof PROTOCOLS)[number] | number;
 export type Scheduler = (typeof SCHEDULERS)[number];
 export type Family = (typeof FAMILIES)[number];
 export type Distribution = (typeof DISTRIBUTIONS)[number];
+export type Engine = (typeof ENGINES)[number];

@@ -4,6 +4,7 @@
 import type { ErrorObject } from 'ajv';
 import { describeErrors, type Checked } from '../common/describe.ts';
 import type { Profile } from './schema.ts';
+import { engineProblems } from './engines.ts';
 import { resolveProfile, ROOT, type ResolvedProfile } from './resolve.ts';
 import validateSchema from './profile-validator.gen.ts';
 
@@ -22,7 +23,10 @@ function checkStructure(value: unknown): Checked<Profile> {
 /** Checks any value as a profile and returns it with defaults filled in, or every error found. */
 export function validateProfile(value: unknown): Checked<Profile> {
   const structural = checkStructure(value);
-  const errors = [...(structural.ok ? [] : structural.errors), ...resolveProfile(value).errors];
+  const resolved = resolveProfile(value);
+  // what the profile's engine cannot carry out, once the profile itself is sound
+  const unhonoured = resolved.errors.length === 0 ? engineProblems(resolved.profile) : [];
+  const errors = [...(structural.ok ? [] : structural.errors), ...resolved.errors, ...unhonoured];
   if (errors.length > 0 || !structural.ok) return { ok: false, errors: [...new Set(errors)] };
   return structural;
 }

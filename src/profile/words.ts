@@ -10,3 +10,4 @@ export const PROTOCOLS = ['ip', 'all', 'tcp', 'udp', 'icmp', 'ipv6-icmp', 'icmp6
 export const ACTIONS = ['pipe', 'queue', 'allow', 'deny'] as const;
 /** ipfw's `ip4`/`ip6`: a rule that takes one address family's packets only. */
 export const FAMILIES = ['ip4', 'ip6'] as const;
+export const ENGINES = ['tc', 'dummynet'] as const;

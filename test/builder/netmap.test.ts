@@ -8,7 +8,9 @@ import { fetchInputs } from '../../src/builder/fetch/index.ts';
 import { kernelRelease } from '../../src/builder/kmods.ts';
 import { loadRecipe } from '../../src/builder/load.ts';
 import { sha256File } from '../../src/builder/manifest.ts';
+import { buildDummynet } from '../../src/builder/dummynet.ts';
 import { buildNetmap } from '../../src/builder/netmap.ts';
+import { patchesFor } from '../../src/builder/patches.ts';
 import { REPO, testNeeding } from '../helpers/env.ts';
 
 const quiet = { info: () => {}, warn: () => {} };
@@ -33,4 +35,29 @@ testNeeding(['image'], 'netmap.ko is built for the pinned kernel: its vermagic i
     t.is(`sha256-${b.archiveSha256}`, source.integrity);
   }
   t.is(netmap.built[0]!.sha256, await sha256File(netmap.modules[0]!));
+});
+
+testNeeding(['image'], 'kipfw and ipfw are built from the pinned netmap-ipfw with its patches, and the manifest names where each came from', async (t) => {
+  const { recipe, lockFile } = await loadRecipe(join(REPO, 'recipes/default.ts'));
+  const cacheDir = defaultCacheDir();
+  const fetched = await fetchInputs(recipe, { cacheDir, lockFile, log: quiet });
+  const release = await kernelRelease(fetched.kernel.root);
+  const dummynet = await buildDummynet(fetched, { cacheDir, kernelRelease: release, log: quiet });
+
+  const source = fetched.sources.get('netmap-ipfw')!;
+  t.deepEqual(dummynet.built.map((b) => b.path), ['/usr/local/bin/kipfw', '/usr/local/bin/ipfw']);
+  t.deepEqual(dummynet.modules, []);
+  const patches = await patchesFor('netmap-ipfw');
+  t.true(patches.some((p) => p.name === 'patches/netmap-ipfw/0001-closed-by-default.patch'));
+  for (const [i, b] of dummynet.built.entries()) {
+    t.is(b.commit, source.version);
+    t.is(`sha256-${b.archiveSha256}`, source.integrity);
+    t.deepEqual(b.patches, patches.map(({ name, sha256 }) => ({ name, sha256 })));
+    const file = (dummynet.files[i] as { source: string }).source;
+    t.is(b.sha256, await sha256File(file));
+    // stripped, dynamically linked x86-64 programs (libc only, which the image has)
+    const info = (await execa('file', ['-b', file])).stdout;
+    t.regex(info, /ELF 64-bit LSB pie executable, x86-64.*dynamically linked.*stripped/, info);
+    t.notRegex((await execa('objdump', ['-p', file])).stdout, /NEEDED\s+(?!libc\.so\.6\s)\S/, 'needs no library but libc');
+  }
 });

@@ -42,7 +42,7 @@ test('every error of a profile is reported at once, structural and semantic toge
     rules: [{ from: 'c', pipe: 'upp' }],
   });
   t.deepEqual(errors, [
-    'profile: unknown key "extra"; allowed keys: $schema, name, description, pipes, queues, rules, default',
+    'profile: unknown key "extra"; allowed keys: $schema, name, description, pipes, queues, rules, default, engine',
     'profile.name: "bad name" must match pattern "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"; allowed: up to 64 letters, digits, ".", "_" and "-"',
     'profile.pipes.up: unknown key "colour"; allowed keys: bw, delay, jitter, delayProfile, plr, loss, duplicate, corrupt, reorder, queue, overhead, burst, scheduler, mask, buckets, schedule, trace, aqm, fq',
     'profile.pipes.up.delay: true is not allowed; allowed: a duration: a number of milliseconds, or text such as "20ms" (us, ms, s; a bare number is milliseconds)',
