@@ -8,17 +8,17 @@
 // Reproducible: the build folder's path is mapped away (-ffile-prefix-map), and nothing else of the
 // build machine (clock, user, host) reaches the binaries.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.ts';
-import { exists, settleInCache, tempBeside } from './cache.ts';
+import { exists } from './cache.ts';
 import type { FetchedInputs } from './fetch/index.ts';
 import { runTool } from './fetch/host-tool.ts';
 import { kernelBuildTree } from './kbuild.ts';
 import { seconds } from './log.ts';
 import { sha256File } from './manifest.ts';
-import { FIXED_ENV, step, toolVersions } from './netmap.ts';
+import { buildInFolder, FIXED_ENV, step, toolVersions } from './netmap.ts';
 import { applyPatches, patchesFor, type Patch } from './patches.ts';
 import type { Built, Logger, SourceBuild } from './types.ts';
 
@@ -57,12 +57,10 @@ export async function buildDummynet(fetched: FetchedInputs, opts: { cacheDir: st
 /** Unpacks netmap's headers and netmap-ipfw, patches and makes it in a temporary folder; strips the programs into `out`. */
 async function compile(b: { archive: string; commit: string; netmapArchive: string; netmapCommit: string; compiler: string; patches: Patch[]; out: string; log: Logger }): Promise<void> {
   const started = performance.now();
-  const work = await mkdtemp(join(tmpdir(), 'picowire-netmap-ipfw-'));
-  const src = join(work, `netmap-ipfw-${b.commit}`);
-  const netmapSys = join(work, `netmap-${b.netmapCommit}`, 'sys');
-  const logFile = join(work, 'build.log');
-  const temp = tempBeside(b.out);
-  try {
+  await buildInFolder('picowire-netmap-ipfw-', b.out, async (work, temp) => {
+    const src = join(work, `netmap-ipfw-${b.commit}`);
+    const netmapSys = join(work, `netmap-${b.netmapCommit}`, 'sys');
+    const logFile = join(work, 'build.log');
     await runTool('tar', ['-xzf', b.archive, '-C', work, '--no-same-owner'], 'tar', `unpack ${b.archive}`);
     if (!(await exists(src))) throw new UserError(`${b.archive} does not unpack to netmap-ipfw-${b.commit}/: is it upstream's archive of that commit?`);
     // only netmap's user-space headers (net/netmap.h, net/netmap_user.h)
@@ -72,18 +70,8 @@ async function compile(b: { archive: string; commit: string; netmapArchive: stri
     const env = { ...FIXED_ENV, MAKEFLAGS: '', MFLAGS: '', MAKELEVEL: '' };
     b.log.info(`netmap-ipfw ${b.commit.slice(0, 12)}: make -j${availableParallelism()} (kipfw, ipfw) with ${cc.split(' ').slice(0, 2).join(' ')}; log in ${logFile}`);
     await step(['make', `-j${availableParallelism()}`, `NETMAP_INC=${netmapSys}`, `CC=${cc}`], src, env, logFile, 'netmap-ipfw');
-
-    await mkdir(temp, { recursive: true });
     for (const [name, path] of Object.entries(PROGRAMS)) await runTool('strip', ['--strip-all', '-o', join(temp, name), join(src, path)], 'binutils', `strip ${name}`);
-    await settleInCache(temp, b.out);
-    const sizes = await Promise.all(Object.keys(PROGRAMS).map(async (name) => `${name} ${Math.round((await stat(join(b.out, name))).size / 1024)} KiB`));
-    b.log.info(`netmap-ipfw ${b.commit.slice(0, 12)}: built ${sizes.join(', ')} in ${seconds(performance.now() - started)}`);
-    await rm(work, { recursive: true, force: true });
-  } catch (error) {
-    // the folder stays for a look at what failed; a success removes it
-    if (error instanceof UserError) throw new UserError(`${error.message}\n(the build folder ${work} is kept)`);
-    throw error;
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
+  });
+  const sizes = await Promise.all(Object.keys(PROGRAMS).map(async (name) => `${name} ${Math.round((await stat(join(b.out, name))).size / 1024)} KiB`));
+  b.log.info(`netmap-ipfw ${b.commit.slice(0, 12)}: built ${sizes.join(', ')} in ${seconds(performance.now() - started)}`);
 }

@@ -57,11 +57,9 @@ export async function buildNetmap(fetched: FetchedInputs, opts: { cacheDir: stri
 /** Unpacks, patches, configures and makes netmap in a temporary folder; strips the results into `out`. */
 async function compile(b: { archive: string; commit: string; tree: KernelBuildTree; patches: Patch[]; out: string; release: string; log: Logger }): Promise<void> {
   const started = performance.now();
-  const work = await mkdtemp(join(tmpdir(), 'picowire-netmap-'));
-  const src = join(work, `netmap-${b.commit}`);
-  const logFile = join(work, 'build.log');
-  const temp = tempBeside(b.out);
-  try {
+  await buildInFolder('picowire-netmap-', b.out, async (work, temp) => {
+    const src = join(work, `netmap-${b.commit}`);
+    const logFile = join(work, 'build.log');
     await runTool('tar', ['-xzf', b.archive, '-C', work, '--no-same-owner'], 'tar', `unpack ${b.archive}`);
     if (!(await exists(src))) throw new UserError(`${b.archive} does not unpack to netmap-${b.commit}/: is it upstream's archive of that commit?`);
     await applyPatches(b.patches, src);
@@ -74,15 +72,27 @@ async function compile(b: { archive: string; commit: string; tree: KernelBuildTr
     b.log.info(`netmap ${b.commit.slice(0, 12)}: make -j${availableParallelism()} (netmap.ko, ${APPS.join(', ')})`);
     await step(['make', `-j${availableParallelism()}`], src, env, logFile);
 
-    await mkdir(temp, { recursive: true });
     await runTool('strip', ['--strip-debug', '-o', join(temp, 'netmap.ko'), join(src, 'netmap.ko')], 'binutils', 'strip netmap.ko');
     for (const app of APPS) await runTool('strip', ['--strip-all', '-o', join(temp, app), join(src, 'build-apps', app, app)], 'binutils', `strip ${app}`);
-    await settleInCache(temp, b.out);
-    const size = (await stat(join(b.out, 'netmap.ko'))).size;
-    b.log.info(`netmap ${b.commit.slice(0, 12)}: built netmap.ko (${Math.round(size / 1024)} KiB), ${APPS.join(', ')} in ${seconds(performance.now() - started)}`);
+  });
+  const size = (await stat(join(b.out, 'netmap.ko'))).size;
+  b.log.info(`netmap ${b.commit.slice(0, 12)}: built netmap.ko (${Math.round(size / 1024)} KiB), ${APPS.join(', ')} in ${seconds(performance.now() - started)}`);
+}
+
+/**
+ * Runs a source build in a fresh folder under the system's temporary folder, with `temp` (beside
+ * `out`) for what it makes; a success settles `temp` into the cache as `out` and removes the build
+ * folder, a failure keeps the folder for a look and says where it is.
+ */
+export async function buildInFolder(prefix: string, out: string, build: (work: string, temp: string) => Promise<void>): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), prefix));
+  const temp = tempBeside(out);
+  try {
+    await mkdir(temp, { recursive: true });
+    await build(work, temp);
+    await settleInCache(temp, out);
     await rm(work, { recursive: true, force: true });
   } catch (error) {
-    // the folder stays for a look at what failed; a success removes it
     if (error instanceof UserError) throw new UserError(`${error.message}\n(the build folder ${work} is kept)`);
     throw error;
   } finally {
