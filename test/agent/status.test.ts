@@ -4,16 +4,8 @@ import test from 'ava';
 import { plan } from '../../src/agent/plan.ts';
 import { formatStatus, nftCounters, nftMaps, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
 import type { Profile } from '../../src/profile/schema.ts';
+import { kernelAfter } from '../helpers/kernel-after.ts';
 
-/** The qdiscs a plan creates, with counters from `stats` by handle (as `tc -s -j qdisc show` reports them). */
-function kernelAfter(p: Profile, stats: Record<string, Partial<QdiscStats>> = {}): QdiscStats[] {
-  return plan(p, { qdiscs: [] }).tc.flatMap((line) => {
-    const m = /^qdisc replace dev (\S+) (?:parent (\S+)|root) handle (\S+) (\S+)/.exec(line);
-    if (!m) return [];
-    const q: QdiscStats = { dev: m[1]!, handle: m[3]!, kind: m[4]!, ...(m[2] && { parent: m[2] }), packets: 0, bytes: 0, drops: 0, backlog: 0, qlen: 0 };
-    return [{ ...q, ...stats[`${q.dev} ${q.handle}`] }];
-  });
-}
 
 const wan: Profile = { name: 'wan', pipes: { up: { bw: '1Mbit/s', queue: 10, plr: 0.1 }, down: { delay: '5ms' } }, rules: [{ from: 'a', pipe: 'up' }, { from: 'b', pipe: 'down' }] };
 

@@ -2,20 +2,12 @@
 // list_flow, print_flowset_parms, print_mask, show_static_rule), filled from recorded counters.
 import test from 'ava';
 import { plan } from '../../src/agent/plan.ts';
-import { nftCounters, nftMaps, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
+import { nftCounters, nftMaps, statusFrom } from '../../src/agent/status.ts';
 import { formatShow, showCommand } from '../../src/ipfw/show.ts';
 import { parseIpfw } from '../../src/ipfw/index.ts';
 import type { Profile } from '../../src/profile/schema.ts';
+import { kernelAfter } from '../helpers/kernel-after.ts';
 
-/** The qdiscs a plan creates, with counters by `dev handle`. */
-function kernelAfter(p: Profile, stats: Record<string, Partial<QdiscStats>> = {}): QdiscStats[] {
-  return plan(p, { qdiscs: [] }).tc.flatMap((line) => {
-    const m = /^qdisc replace dev (\S+) (?:parent (\S+)|root) handle (\S+) (\S+)/.exec(line);
-    if (!m) return [];
-    const q: QdiscStats = { dev: m[1]!, handle: m[3]!, kind: m[4]!, ...(m[2] && { parent: m[2] }), packets: 0, bytes: 0, drops: 0, backlog: 0, qlen: 0 };
-    return [{ ...q, ...stats[`${q.dev} ${q.handle}`] }];
-  });
-}
 
 const timed = (val: unknown) => ({ elem: { val, expires: 59 } });
 
