@@ -2,7 +2,7 @@
 // which drops are random loss and which are queue overflow.
 import test from 'ava';
 import { plan } from '../../src/agent/plan.ts';
-import { formatStatus, nftCounters, nftMaps, statusFrom, type QdiscStats } from '../../src/agent/status.ts';
+import { formatStatus, nftCounters, nftMaps, statusFrom } from '../../src/agent/status.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { kernelAfter } from '../helpers/kernel-after.ts';
 
