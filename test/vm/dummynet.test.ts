@@ -52,7 +52,8 @@ const shape = (name: string, bw: string, delay: string, back: string) =>
   });
 const profileA = shape('a', '20Mbit/s', '10ms', '10ms');
 const profileB = shape('b', '15Mbit/s', '15ms', '5ms');
-const CHANGES = 16;
+/** as the tc engine's runtime test: 100 changes (0.4-0.9 s each on dummynet under TCG) */
+const CHANGES = 100;
 /** A UDP probe of 1000 datagrams/s (64-byte payloads): iperf3 counts each that did not arrive. */
 const probe = (lab: Lab, seconds: number) => udpStream(lab.left, lab.right, { seconds, rateBps: 64 * 8 * 1000, lengthBytes: 64 });
 
@@ -70,7 +71,8 @@ testNeeding([...NEEDS], `dummynet at runtime: ${CHANGES} changes under a probe l
     await c(`echo '${json(profileA)}' > /tmp/a.json; echo '${json(profileB)}' > /tmp/b.json; echo '${json(tcA)}' > /tmp/tc.json`);
 
     // runtime changes: pipes configured in place, rules swapped in one step
-    const seconds = 45;
+    // the probe outlasts the changes: 1.2 s a change at the most, and the seconds around them
+    const seconds = Math.round(CHANGES * 1.2) + 15;
     const udp = probe(lab, seconds);
     await sleep(3000);
     const files = `$(for i in $(seq ${CHANGES / 2}); do echo /tmp/b.json /tmp/a.json; done)`;
