@@ -53,7 +53,9 @@ interface Context {
  * Reads the profile's trace files (the PICOWIRE partition first, then /etc/picowire/traces, baked by
  * a recipe's overlay) and parses them; every problem names the field and the file.
  */
-export async function prepare(ctx: Context, profile: Profile): Promise<{ ok: true; prepared: Prepared } | { ok: false; errors: string[] }> {
+export async function prepare(ctx: Context, profile: Profile): Promise<{ ok: true; prepared?: Prepared } | { ok: false; errors: string[] }> {
+  // most profiles change nothing over time: nothing to read, resolve or run for them
+  if (!Object.values(profile.pipes ?? {}).some((p) => p.schedule || p.trace)) return { ok: true };
   const resolved = resolve(profile);
   const errors: string[] = [];
   for (const [name, pipe] of Object.entries(resolved.pipes)) {
@@ -81,7 +83,8 @@ export class ScheduleRunner {
   private generation = 0;
   private wake?: () => void;
   private loop: Promise<void> = Promise.resolve();
-  private last = new Map<string, { values: TimedValues; t: number; index: number; offset: number; next?: number }>();
+  /** the values each timed pipe was last set to */
+  private last = new Map<string, TimedValues>();
   /** how late each batch of changes was handed to tc after its instant (ms), the last 1000 */
   private late: number[] = [];
 
@@ -173,8 +176,8 @@ export class ScheduleRunner {
         const start = r.starts.get(clockOf(pipe))!;
         const p = positionAt(baseOf(pipe), pipe, now - start);
         const was = this.last.get(name);
-        if (!was || !isDeepStrictEqual(was.values, p.values)) changes.push({ pipe: name, values: p.values, ...(was && { was: was.values }) });
-        this.last.set(name, { values: p.values, t: now, index: p.index, offset: p.offset, ...(p.next !== undefined && { next: p.next }) });
+        if (!was || !isDeepStrictEqual(was, p.values)) changes.push({ pipe: name, values: p.values, ...(was && { was }) });
+        this.last.set(name, p.values);
         if (p.next !== undefined) next = Math.min(next, start + p.next);
       }
       if (changes.length) {
