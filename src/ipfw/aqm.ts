@@ -16,6 +16,8 @@ export const CODEL_WORDS = 'target, interval, ecn, noecn';
 export const PIE_WORDS = 'target, tupdate, alpha, beta, max_burst, max_ecnth, ecn, noecn, capdrop, nocapdrop, drand, nodrand, onoff, dre, ts';
 export const FQ_WORDS = 'quantum, limit, flows';
 export const AQM_OPTIONS = 'droptail, red, gred, ecn, codel, pie';
+/** the words that start (or, ecn, flag) a pipe's or queue's queue management */
+export const AQM_WORDS: ReadonlySet<string> = new Set(AQM_OPTIONS.split(', '));
 
 /** The parser's reading of one command, as the AQM words need it (see CommandParser in parse.ts). */
 export interface Reader {

@@ -433,6 +433,10 @@ class CommandParser {
     const old = this.state.pipes.get(n);
     while (this.peek() !== undefined) {
       const option = this.next()!;
+      if (aqm.AQM_WORDS.has(option)) {
+        pipe.aqm = this.queueManagement(option, pipe.aqm);
+        continue;
+      }
       switch (option) {
         case 'bw':
         case 'bandwidth':
@@ -464,14 +468,6 @@ class CommandParser {
           break;
         case 'noerror':
           break; // dummynet: do not report drops to the sender; a bridge reports nothing anyway
-        case 'droptail':
-        case 'red':
-        case 'gred':
-        case 'codel':
-        case 'pie':
-        case 'ecn':
-          pipe.aqm = this.queueManagement(option, pipe.aqm);
-          break;
         case 'profile': {
           // dummynet's empirical delay profile: the file's curve, and its bw unless the command gives one
           const file = this.value(option, 'a delay profile file');
@@ -550,6 +546,10 @@ class CommandParser {
     const queue: Omit<QueueSpec, 'pipe'> = {};
     while (this.peek() !== undefined) {
       const option = this.next()!;
+      if (aqm.AQM_WORDS.has(option)) {
+        queue.aqm = this.queueManagement(option, queue.aqm);
+        continue;
+      }
       switch (option) {
         case 'pipe':
         case 'sched':
@@ -572,14 +572,6 @@ class CommandParser {
           queue.buckets = this.buckets(option);
           break;
         case 'noerror':
-          break;
-        case 'droptail':
-        case 'red':
-        case 'gred':
-        case 'codel':
-        case 'pie':
-        case 'ecn':
-          queue.aqm = this.queueManagement(option, queue.aqm);
           break;
         case 'plr':
           this.fail(`plr is not supported on a queue in picowire; put it on the pipe (ipfw pipe P config plr ${this.peek() ?? 'P'})`);
