@@ -67,6 +67,7 @@
 import type { Port, Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { IP6_MASK_FIELDS } from '../profile/resolve.ts';
+import { flowScheduler, takesClasses } from '../profile/words.ts';
 import type { MaskField, QueueSize, ResolvedMask, ResolvedPipe, ResolvedProfile, ResolvedRule } from '../profile/resolve.ts';
 import { maxScheduledDelay, positionAt, type TimedValues } from '../profile/timed.ts';
 import type { ResolvedAqm } from '../profile/aqm.ts';
@@ -289,7 +290,7 @@ function instanceLines(
   const sched = pipe.scheduler ?? 'fifo';
   const schedParent = `${h.inner.slice(0, -1)}:1`;
   const pipeQueue: QueueSize = pipe.queue ?? { packets: queue };
-  if (sched === 'fq_codel' || sched === 'fq_pie') {
+  if (flowScheduler(sched)) {
     // one scheduler that hashes flows itself: the queues' classes, weights and aqm do not apply (dummynet's fq_* ignore them too)
     const existing = underShaper.find((q) => q.handle === h.scheduler && q.kind === sched && q.parent === schedParent);
     // Linux cannot change an fq scheduler's number of flows: one with other flows is made again
@@ -697,7 +698,7 @@ function assignment(profile: ResolvedProfile, rule: ResolvedRule, where: Layout)
   const out: Assignment = { fixed: [], masked: [] };
   if (pipe.mask) out.masked.push({ meta: 'priority', target: maskedTarget(pipeMaskName(base, pipe.mask), pipe.mask, pipe.buckets, instanceHandles(base).priority, 'priority') });
   else out.fixed.push(`meta priority set ${instanceHandles(base).classid}`);
-  if (!scheduled(pipe) || pipe.scheduler === 'fifo' || pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie' || pipe.scheduler === undefined) return out;
+  if (!scheduled(pipe) || !takesClasses(pipe.scheduler)) return out;
   if (rule.action === 'pipe') {
     out.fixed.push('meta mark set 0x1');
     return out;

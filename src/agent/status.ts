@@ -7,6 +7,7 @@ import type { Profile } from '../profile/schema.ts';
 import { resolve } from '../profile/validate.ts';
 import { firstLines, type Runner } from './exec.ts';
 import { readDummynetStatus } from './engines/dummynet/status.ts';
+import { takesClasses } from '../profile/words.ts';
 import { notes } from './notes.ts';
 import { BIN } from './paths.ts';
 import { agentSchedule, type PipePosition } from './schedule/runner.ts';
@@ -134,7 +135,7 @@ export function statusFrom(inForce: Profile, qdiscs: QdiscStats[], counters: Map
         };
         if (pipe.bw !== undefined && scheduled(pipe)) {
           const kind = schedulerKind(pipe.scheduler ?? 'fifo');
-          if (kind !== 'fifo' && kind !== 'fq_codel' && kind !== 'fq_pie') {
+          if (takesClasses(kind)) {
             const major = h.scheduler.slice(0, -1);
             const members = schedulerMembers(kind, pipe.queue ?? { packets: queuePackets(pipe) }, queues, where);
             for (const m of members) {

@@ -46,7 +46,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { UserError } from '../common/errors.ts';
 import { BANDWIDTH_UNITS, DURATION_UNITS, SIZE_UNITS, parseBandwidth, parseDuration, parseQueue, parseSize } from '../profile/units.ts';
 import type { Aqm, Family, Mask, Pipe, Profile, Protocol, QueueSpec, Rule, Scheduler } from '../profile/schema.ts';
-import { PROTOCOLS } from '../profile/words.ts';
+import { flowScheduler, PROTOCOLS } from '../profile/words.ts';
 import * as aqm from './aqm.ts';
 import { parseDelayProfile } from './delay-profile.ts';
 
@@ -464,7 +464,7 @@ class CommandParser {
         case 'sched':
         case 'type':
           pipe.scheduler = this.scheduler(option);
-          if (pipe.scheduler === 'fq_codel' || pipe.scheduler === 'fq_pie') Object.assign(pipe, this.flowQueueing(pipe.scheduler));
+          if (flowScheduler(pipe.scheduler)) Object.assign(pipe, this.flowQueueing(pipe.scheduler));
           break;
         case 'noerror':
           break; // dummynet: do not report drops to the sender; a bridge reports nothing anyway
@@ -494,7 +494,7 @@ class CommandParser {
     if (fromProfile !== undefined) pipe.bw ??= fromProfile;
     // as dummynet: a new config replaces the link's parameters and keeps the scheduler's type (and an fq scheduler's parameters)
     const scheduler = pipe.scheduler ?? old?.scheduler;
-    const fqKept = pipe.scheduler === undefined && (scheduler === 'fq_codel' || scheduler === 'fq_pie');
+    const fqKept = pipe.scheduler === undefined && flowScheduler(scheduler);
     if (fqKept && pipe.aqm !== undefined && pipe.aqm.type !== 'droptail') {
       this.fail(`pipe ${n}'s scheduler is ${scheduler}, which manages its flows itself (dummynet ignores a pipe's ${pipe.aqm.type} under it); give its flows' parameters to the scheduler: sched ${n} config type ${scheduler} ...`);
     }
@@ -509,7 +509,7 @@ class CommandParser {
       switch (option) {
         case 'type':
           sched.scheduler = this.scheduler(option);
-          if (sched.scheduler === 'fq_codel' || sched.scheduler === 'fq_pie') Object.assign(sched, this.flowQueueing(sched.scheduler));
+          if (flowScheduler(sched.scheduler)) Object.assign(sched, this.flowQueueing(sched.scheduler));
           break;
         case 'pipe': {
           // `sched N config pipe N type fq_codel` (ipfw(8)'s AQM examples): scheduler N is pipe N's

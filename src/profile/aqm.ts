@@ -7,7 +7,7 @@ import { show } from '../common/describe.ts';
 import { parseDuration } from './units.ts';
 import type { QueueSize } from './resolve.ts';
 import type { Scheduler } from './schema.ts';
-import { AQMS } from './words.ts';
+import { AQMS, flowScheduler } from './words.ts';
 
 export interface Red {
   type: 'red';
@@ -115,7 +115,7 @@ export function resolveAqm(raw: unknown, at: string, where: { queue?: QueueSize;
       if (owners.length) errors.push(`${at}.${key}: ${type} has no ${key} (it is ${owners.join(' and ')}'s); allowed for ${type}: ${FIELDS[type].join(', ') || 'no other field'}`);
     }
   }
-  const fq = where.scheduler === 'fq_codel' || where.scheduler === 'fq_pie' ? where.scheduler : undefined;
+  const fq = flowScheduler(where.scheduler) ? where.scheduler : undefined;
   if (fq && type !== (fq === 'fq_codel' ? 'codel' : 'pie')) {
     errors.push(`${at}.type: ${show(type)} cannot manage the flows of an ${fq} scheduler; allowed: ${fq === 'fq_codel' ? 'codel' : 'pie'} (its flows' parameters), or no aqm`);
     return undefined;

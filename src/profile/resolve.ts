@@ -6,7 +6,7 @@
 // reported together and a user fixes a profile in one round.
 import { pointerToPath, show } from '../common/describe.ts';
 import type { Distribution, Engine, Family, Port, Scheduler } from './schema.ts';
-import { ACTIONS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS } from './words.ts';
+import { ACTIONS, DISTRIBUTIONS, FAMILIES, PROTOCOLS, SCHEDULERS, takesClasses } from './words.ts';
 import { resolveAqm, resolveFq, type ResolvedAqm, type ResolvedFq } from './aqm.ts';
 import { parseBandwidth, parseDuration, parseQueue, parseSize } from './units.ts';
 import { resolveSchedule, resolveTrace, type ResolvedSchedule, type ResolvedTrace } from './timed.ts';
@@ -196,7 +196,7 @@ export function resolveProfile(value: unknown): { profile: ResolvedProfile; erro
   for (const [name, pipe] of Object.entries(pipes)) {
     const classes = Object.values(queues).filter((q) => q.pipe === name).reduce((n, q) => n + q.buckets, 1);
     if (classes > LIMITS.classes) errors.push(`${keyPath(`${ROOT}.pipes`, name)}: ${classes} queue instances feed it; allowed: at most ${LIMITS.classes}`);
-    if (pipe.scheduler && pipe.scheduler !== 'fifo' && pipe.scheduler !== 'fq_codel' && pipe.scheduler !== 'fq_pie') leaves += classes * pipe.buckets;
+    if (takesClasses(pipe.scheduler)) leaves += classes * pipe.buckets;
     if ((pipe.scheduler || pipe.aqm) && (pipe.schedule || pipe.trace)) {
       errors.push(`${keyPath(`${ROOT}.pipes`, name)}.${pipe.schedule ? 'schedule' : 'trace'}: a pipe that changes over time takes no scheduler, queues or aqm yet; allowed: a plain pipe (bw, delay, plr, queue)`);
     }
