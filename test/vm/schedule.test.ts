@@ -59,8 +59,9 @@ testNeeding(['root', 'qemu', 'image'], 'a schedule steps and holds packets throu
     t.true(long.length >= 2 && long.length <= 3, `the outages left gaps in the arrivals (${long.length})`);
     t.true(long.every((g) => g < 1400), `each gap lasts about the 1 s outage (${long.map((g) => g.toFixed(0)).join(', ')} ms)`);
 
-    // a saturating flow through the trace: 8 Mbit/s of full-size datagrams, above the trace's peaks
-    const seconds = 8;
+    // a saturating flow through the trace: 8 Mbit/s of full-size datagrams, above the trace's peaks.
+    // 10 s, so the 9 s of windows measured hold the 8 s trace's 0.5 s outage whole wherever its clock stands
+    const seconds = 10;
     const b = await pacedUdp(left, right, { port: 6002, rateBps: 8e6, size: FULL, seconds, drainS: 2 });
     const windows = 10 * seconds - 10; // the first and last half second left out (start-up, drain)
     const measured = bytesPerWindow(b, b.start + 500, 100, windows);
@@ -74,10 +75,14 @@ testNeeding(['root', 'qemu', 'image'], 'a schedule steps and holds packets throu
     t.log(`trace: delivered ${(total / totalAllowed * 100).toFixed(1)} % of what the trace allows over ${windows} windows of 100 ms (aligned at ${fit.shiftMs} ms); median |error| per window ${(median(absErr) / mean * 100).toFixed(1)} % of the mean window, ${(median(errors) * 100).toFixed(1)} % of its own`);
     t.true(total / totalAllowed > 0.85 && total / totalAllowed < 1.1, `the trace's total (${(total / totalAllowed).toFixed(3)} of it)`);
     t.true(median(absErr) < 0.25 * mean, 'window by window, within a quarter of the mean window at the median');
-    // the trace's outage (0.5 s at 5 s): the windows wholly inside it deliver (almost) nothing
-    const dark = allowed.map((x, i) => (x === 0 ? measured[i]! : -1)).filter((x) => x >= 0);
-    t.log(`windows the trace allows nothing: ${dark.length}, delivered in them: ${dark.join(', ')} bytes`);
-    t.true(dark.length >= 3 && dark.every((x) => x <= 2 * FULL), 'the trace\'s outage passes nothing (a frame of slack at its edges)');
+    // the trace's outage (0.5 s at 5 s): the windows wholly inside it deliver (almost) nothing. The
+    // first and last of a run of dark windows may carry what the runner let through late on a loaded host
+    const dark = allowed.flatMap((x, i) => (x === 0 ? [i] : []));
+    const inner = dark.filter((i) => dark.includes(i - 1) && dark.includes(i + 1));
+    const passed = inner.map((i) => measured[i]!);
+    t.log(`windows the trace allows nothing: ${dark.length} (${dark.map((i) => measured[i]).join(', ')} bytes); inside the outage: ${passed.join(', ')} bytes`);
+    t.true(dark.length >= 4, `the measured windows hold the trace's whole outage (${dark.length} dark windows)`);
+    t.true(passed.every((x) => x <= 2 * FULL), `the trace's outage passes nothing (a frame of slack): ${passed.join(', ')} bytes`);
 
     // a runtime change replaces the schedules whole: the trace's pipe goes, the other's clock starts again
     const changed: Profile = { name: 'timed-2', pipes: { steps: { bw: '2Mbit/s', delay: '5ms', schedule: { clock: 'd', every: '10s', steps: [{ at: '5s', bw: '500Kbit/s' }] } } }, rules: [profile.rules[0]!] };
