@@ -26,6 +26,7 @@ import { startSsh } from './ssh.ts';
 import { readStatus } from './status.ts';
 import { agentSchedule, ScheduleRunner } from './schedule/runner.ts';
 import { tcEngine } from './schedule/tc.ts';
+import { dummynetEngine } from './schedule/dummynet.ts';
 import { TcStream } from './schedule/tc-stream.ts';
 import { watchConfigPartition } from './watch.ts';
 
@@ -60,7 +61,9 @@ async function main(): Promise<void> {
   const ctx: Context = { root: process.env.PICOWIRE_ROOT ?? '/', run, batch: (tool, file) => sessions[tool].run(file), say };
   // timed pipes (schedules, traces) are changed by the runner through a tc of its own, fed line by line
   const scheduleTc = new TcStream([BIN.tc]);
-  ctx.schedule = agentSchedule.runner = new ScheduleRunner(ctx, (profile) => tcEngine(profile, async (text) => scheduleTc.send(text)), (line) => say(`warning: ${line}`));
+  // (the dummynet engine's: an ipfw run per pipe and change, schedule/dummynet.ts)
+  const engineFor = (profile: Parameters<typeof tcEngine>[0]) => (profile.engine === 'dummynet' ? dummynetEngine(profile, ctx) : tcEngine(profile, async (text) => scheduleTc.send(text)));
+  ctx.schedule = agentSchedule.runner = new ScheduleRunner(ctx, engineFor, (line) => say(`warning: ${line}`));
   trace?.(`${Math.round(performance.now())} ms: main started`);
   void markKernelLog(ctx.root, 'agent main started');
   await modulesLoaded(ctx.root);

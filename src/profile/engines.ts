@@ -3,6 +3,7 @@
 // netmap-ipfw's kipfw) takes what dummynet itself knows, and what it does not is an error naming
 // the field and the engine, before anything is applied, so a profile never half-works on it.
 import { IP6_MASK_FIELDS, keyPath, ROOT, type ResolvedMask, type ResolvedProfile } from './resolve.ts';
+import type { ResolvedSchedule } from './timed.ts';
 
 /** Rule numbers the dummynet engine keeps for itself: 65534 for what the profile's default lets through, 65535 is ipfw's default rule. */
 export const DUMMYNET_RESERVED_RULES = 65534;
@@ -32,8 +33,8 @@ function dummynetProblems(profile: ResolvedProfile): string[] {
     if (pipe.corrupt > 0) no(`${at}.corrupt`, 'corruption', 'use "engine": "tc"');
     if (pipe.reorder) no(`${at}.reorder`, 'reordering', 'use "engine": "tc"');
     if (pipe.overhead !== 0) no(`${at}.overhead`, 'per-packet overhead', 'use "engine": "tc", or fold it into "bw"');
-    if (pipe.schedule) no(`${at}.schedule`, 'schedules driven yet (the runner speaks to the tc engine only, docs/schedules.md)', 'use "engine": "tc"');
-    if (pipe.trace) no(`${at}.trace`, 'trace replay (dummynet has no rate that follows a trace)', 'use "engine": "tc"');
+    if (pipe.schedule) errors.push(...scheduleProblems(`${at}.schedule`, pipe.schedule));
+    if (pipe.trace) no(`${at}.trace`, 'trace replay: its runner changes a pipe through one ipfw run each (0.1-0.25 s under QEMU TCG, docs/schedules.md), slower than a trace\'s windows', 'use "engine": "tc", or a schedule of steps');
     // an fq_codel or fq_pie scheduler's flows' AQM: the scheduler's own error says it
     if (pipe.aqm && !pipe.scheduler?.startsWith('fq_')) no(`${at}.aqm`, 'AQM in netmap-ipfw (it predates FreeBSD 11\'s codel, pie and red for dummynet)', 'leave "aqm" out (droptail) or use "engine": "tc"');
     ip6Mask(`${at}.mask`, pipe.mask);
@@ -60,6 +61,19 @@ function dummynetProblems(profile: ResolvedProfile): string[] {
     for (const field of ['dstMac', 'srcMac', 'macType'] as const) if (rule[field]) no(`${at}.${field}`, 'Ethernet conditions wired up yet', 'use "engine": "tc"');
   });
   return errors;
+
+  // a schedule's steps as dummynet can set them (src/agent/schedule/dummynet.ts): no outage that holds packets, delays in whole ms
+  function scheduleProblems(at: string, schedule: ResolvedSchedule): string[] {
+    const out: string[] = [];
+    schedule.steps.forEach((step, i) => {
+      if (step.outage && !step.outage.drop) {
+        out.push(`${at}.steps[${i}].outage: ${ENGINE} cannot hold packets through an outage (dummynet's bw 0 means unlimited, and a tiny rate leaves its link's timer set past the outage); allowed: "drop": true on the step (arrivals and what is queued are dropped), or "engine": "tc"`);
+      }
+      if (step.delay !== undefined && step.delay % 1000 !== 0) out.push(`${at}.steps[${i}].delay: ${step.delay / 1000} ms; ${ENGINE} delays by whole milliseconds; allowed: whole ms`);
+      if (step.bw !== undefined && step.bw > DUMMYNET_MAX_BW) out.push(`${at}.steps[${i}].bw: ${step.bw} bit/s is more than ${ENGINE} can say; allowed: at most ${DUMMYNET_MAX_BW} bit/s`);
+    });
+    return out;
+  }
 
   // netmap-ipfw keys instances by IPv4 fields only: an IPv6 field is refused, except in `mask all` (every IPv4 field too), where IPv6 packets share an instance
   function ip6Mask(at: string, mask: ResolvedMask | undefined): void {

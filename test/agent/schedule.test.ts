@@ -4,6 +4,7 @@ import { formatStatus } from '../../src/agent/status.ts';
 import { ScheduleRunner, type Prepared } from '../../src/agent/schedule/runner.ts';
 import { changeLines, pipePorts } from '../../src/agent/schedule/tc.ts';
 import { TcStream } from '../../src/agent/schedule/tc-stream.ts';
+import { configLine, dummynetEngine } from '../../src/agent/schedule/dummynet.ts';
 import type { PipeChange } from '../../src/agent/schedule/engine.ts';
 import type { Profile } from '../../src/profile/schema.ts';
 import { resolve } from '../../src/profile/validate.ts';
@@ -119,4 +120,33 @@ test('the runner\'s tc stream runs lines without waiting, and reports a line tc 
   stream.close();
   t.truthy(complaint, 'tc refused the line: the next send says so');
   t.regex(complaint!, /^tc: .*pwnosuchdev.* \(line 1 of the schedule's tc stream\)$/);
+});
+
+// ---- the dummynet engine's side (src/agent/schedule/dummynet.ts) -------------------------------
+
+const onDummynet: Profile = {
+  name: 'dn-steps',
+  engine: 'dummynet',
+  pipes: { p: { bw: '4Mbit/s', delay: '5ms', schedule: { every: '2s', steps: [{ at: '500ms', delay: '40ms' }, { at: '1s', bw: '800kbit/s', delay: '5ms' }, { at: '1500ms', outage: '200ms', drop: true }] } } },
+  rules: [{ from: 'a', pipe: 'p' }],
+};
+
+test('dummynet: each instant is the pipe\'s whole config line with its values, the queue held at the pipe\'s own size', (t) => {
+  const profile = resolve(onDummynet);
+  const base = { bw: 4e6, delay: 5000, plr: 0 };
+  t.is(configLine(profile, 'p', 7, base), 'pipe 7 config bw 4000000 delay 5 queue 43');
+  // a longer delay would size the planner's queue at bw × delay: here it stays 43 (a new size rebuilds dummynet's queues)
+  t.is(configLine(profile, 'p', 7, { ...base, delay: 40_000 }), 'pipe 7 config bw 4000000 delay 40 queue 43');
+  t.is(configLine(profile, 'p', 7, { ...base, bw: 8e5 }), 'pipe 7 config bw 800000 delay 5 queue 43');
+  // a ramp's point between whole ms is rounded; an outage that drops is plr 1
+  t.is(configLine(profile, 'p', 7, { ...base, delay: 12_600 }), 'pipe 7 config bw 4000000 delay 13 queue 43');
+  t.is(configLine(profile, 'p', 7, { ...base, outage: 'drop' }), 'pipe 7 config bw 4000000 delay 5 plr 1 queue 43');
+  t.is(configLine(profile, 'p', 7, { ...base, queue: { bytes: 100_000 } }), 'pipe 7 config bw 4000000 delay 5 queue 100000B');
+});
+
+test('dummynet: without a plan in force the engine says which pipe it could not set, and runs nothing', async (t) => {
+  const ran: string[][] = [];
+  const engine = dummynetEngine(resolve(onDummynet), { root: '/nonexistent-root', run: async (cmd, args) => (ran.push([cmd, ...args]), { code: 0, stdout: '', stderr: '' }) });
+  t.is(await engine.set([{ pipe: 'p', values: { bw: 4e6, delay: 5000, plr: 0 } }]), 'dummynet: pipe "p" has no number (no plan in force)');
+  t.deepEqual(ran, []);
 });
