@@ -4,14 +4,17 @@
 // shell loop on the appliance running `tc qdisc change ... netem rate R` every window. Figures:
 // bytes delivered per 100 ms window against what the trace allows (a saturating UDP flow), TCP
 // goodput against the trace's mean, how late the runner's changes were in force after their
-// instants, and the appliance's CPU for each replay (no traffic). Written to
-// bench/schedule-results.json and as a table into README.md.
-//   npx tsx bench/schedule.ts
-import { readFileSync } from 'node:fs';
+// instants, and the appliance's CPU for each replay (no traffic). Then how soon a schedule's steps
+// hold on the wire, on each engine (stepResponse below). Written to bench/schedule-results.json and
+// as tables into README.md.
+//   npx tsx bench/schedule.ts            everything, one boot (about 4 minutes)
+//   npx tsx bench/schedule.ts --steps    the step response alone, its own boot (about 2 minutes)
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bytesPerWindow, pacedUdp } from '../src/lab/arrivals.ts';
+import { fitSteps, type StepFit, type StepSpec } from '../src/lab/step-response.ts';
 import { runOnConsole } from '../src/lab/console.ts';
 import { withLab } from '../src/lab/lab.ts';
 import { tcpFlow } from '../src/lab/measure.ts';
@@ -99,6 +102,103 @@ async function fidelity(lab: { left: Parameters<typeof pacedUdp>[0]; right: Para
   };
 }
 
+// ---- how soon a step holds on the wire --------------------------------------------------------
+
+const STEP_PERIOD_MS = 2000;
+/** the steps of each period: delay 5 → 40 → 5 ms, then the rate 4 Mbit/s → 800 kbit/s → 4 Mbit/s */
+const STEPS: StepSpec[] = [
+  { kind: 'delay-up', atMs: 500 },
+  { kind: 'delay-down', atMs: 1000 },
+  { kind: 'rate-down', atMs: 1300 },
+  { kind: 'rate-up', atMs: 1600 },
+];
+const LOW_BPS = 800e3;
+const HIGH_BPS = 4e6;
+/** the probe: 1000 datagrams/s of 100 bytes (142-byte frames, 1.14 Mbit/s: between the two rates) */
+const PROBE = { rateBps: 100 * 8 * 1000, size: 100 };
+const STEP_SECONDS = 24;
+/** the issue's target: within 10 ms plus one packet's time (a full-size frame at the rate after the step) */
+const targetMs = (kind: StepSpec['kind']) => 10 + (1514 * 8 * 1000) / (kind === 'rate-down' ? LOW_BPS : HIGH_BPS);
+
+const stepsProfile = (engine: 'tc' | 'dummynet'): Profile & { engine: string } => ({
+  name: `bench-steps-${engine}`,
+  engine,
+  pipes: {
+    steps: {
+      bw: '4Mbit/s',
+      delay: '5ms',
+      queue: '256KB',
+      schedule: { every: `${STEP_PERIOD_MS}ms`, steps: [{ at: '500ms', delay: '40ms' }, { at: '1000ms', delay: '5ms' }, { at: '1300ms', bw: '800kbit/s' }, { at: '1600ms', bw: '4Mbit/s' }] },
+    },
+  },
+  rules: [{ from: 'a', proto: 'udp', dstPort: 6005, pipe: 'steps' }],
+});
+
+/** The step response on one engine: the probe through the schedule, the grid fitted, the runner's own lateness beside it. */
+async function stepResponse(lab: { left: Parameters<typeof pacedUdp>[0]; right: Parameters<typeof pacedUdp>[1] }, vm: Vm, engine: 'tc' | 'dummynet') {
+  await applyProfile(vm, stepsProfile(engine));
+  await new Promise((r) => setTimeout(r, 1000));
+  const probe = await pacedUdp(lab.left, lab.right, { port: 6005, ...PROBE, seconds: STEP_SECONDS, drainS: 1 });
+  const lateness = (await readStatus(vm)).scheduleLateness;
+  if (process.env.PICOWIRE_STEPS_DUMP) await writeFile(join(process.env.PICOWIRE_STEPS_DUMP, `steps-${engine}.json`), JSON.stringify(probe));
+  const fit: StepFit = fitSteps(probe, STEPS, STEP_PERIOD_MS, { jumpMs: 35, skipMs: 300 });
+  const lost = probe.sent.length - new Set(probe.received.map(([seq]) => seq)).size;
+  const ref = fit.kinds['delay-up']?.meanMs ?? 0;
+  // inferred: the reference kind holds when the runner is done with it (its median lateness, by the box's clock); each kind
+  // holds its mean later than the reference; at p99 add the kind's spread on the wire
+  const kinds = Object.fromEntries(
+    STEPS.map(({ kind }) => {
+      const k = fit.kinds[kind]!;
+      const relative = k.meanMs - ref;
+      const p50 = (lateness?.p50Ms ?? NaN) + relative;
+      const p99 = (lateness?.p50Ms ?? NaN) + relative + k.p99Ms;
+      return [kind, { found: k.found, expected: k.expected, laterThanDelayUpMs: round(relative, 1), spreadP50Ms: round(k.p50Ms, 1), spreadP99Ms: round(k.p99Ms, 1), holdsP50Ms: round(p50, 1), holdsP99Ms: round(p99, 1), targetMs: round(targetMs(kind), 1), met: p99 <= targetMs(kind) }];
+    }),
+  );
+  return { engine, probes: probe.sent.length, lost, periodMs: round(fit.periodMs, 2), spreadP50Ms: round(fit.p50Ms, 1), spreadP99Ms: round(fit.p99Ms, 1), lateness, kinds };
+}
+
+type StepResult = Awaited<ReturnType<typeof stepResponse>>;
+
+function stepLines(date: string, machine: string, load: { start: number; end: number }, results: StepResult[]): string[] {
+  const names: Record<string, string> = { 'delay-up': 'delay 5 → 40 ms', 'delay-down': 'delay 40 → 5 ms', 'rate-down': 'rate 4 Mbit/s → 800 kbit/s', 'rate-up': 'rate 800 kbit/s → 4 Mbit/s' };
+  const rows = results.flatMap((r) =>
+    STEPS.map(({ kind }) => {
+      const k = r.kinds[kind]!;
+      return `| ${r.engine} | ${names[kind]} | ${k.found} / ${k.expected} | ${k.laterThanDelayUpMs} ms | ${k.spreadP50Ms} / ${k.spreadP99Ms} ms | ${k.holdsP50Ms} / ${k.holdsP99Ms} ms | ${k.targetMs} ms: ${k.met ? 'met' : 'not met'} |`;
+    }),
+  );
+  return [
+    `Measured ${date} by \`npx tsx bench/schedule.ts --steps\` on ${machine}, QEMU under TCG, one boot (host load ${load.start} at the start, ${load.end} at the end): a schedule of period ${STEP_PERIOD_MS / 1000} s that steps a pipe's delay and rate, and a probe of 1000 datagrams/s (142-byte frames) through it for ${STEP_SECONDS} s on each engine. **Measured on the wire**: where each step shows in the probe's one-way delays (found / periods seen), each kind's mean distance from the delay step's (later than delay up), and how much a step's moment varies (spread p50 / p99, from a grid fitted over all of them: the box's clock is not the host's). **Measured on the box**: the runner's lateness (${results.map((r) => `${r.engine}: ${r.lateness ? `p50 ${r.lateness.p50Ms} ms, p99 ${r.lateness.p99Ms} ms over ${r.lateness.batches} changes` : 'none'}`).join('; ')}; on tc the change handed to tc, on dummynet the ipfw run returned). **Inferred**: the new values hold after the step's instant by the lateness's median plus the kind's mean distance, and at p99 plus its spread; the target is the issue's 10 ms plus one full-size frame at the rate after the step.`,
+    '',
+    '| engine | step | found | later than delay up | spread p50 / p99 | holds (inferred) p50 / p99 | target |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `Probe datagrams lost: ${results.map((r) => `${r.lost} of ${r.probes} on ${r.engine}`).join(', ')} (no step drops).`,
+  ];
+}
+
+async function stepsOnly(): Promise<void> {
+  const loadStart = loadavg()[0]!;
+  const results = await withLab(join(REPO, 'images/default-pxe'), 'direct', JSON.stringify(stepsProfile('tc')), async (lab, vm) => {
+    await runOnConsole(vm, 'dmesg -n 1', 10_000);
+    return [await stepResponse(lab, vm, 'tc'), await stepResponse(lab, vm, 'dummynet')];
+  });
+  await writeSteps(loadStart, results);
+}
+
+async function writeSteps(loadStart: number, results: StepResult[]): Promise<void> {
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()})`;
+  const date = new Date().toISOString().slice(0, 10);
+  const load = { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) };
+  const file = join(REPO, 'bench/schedule-results.json');
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  await writeFile(file, JSON.stringify({ ...before, steps: { date, machine, load, results } }, null, 2) + '\n');
+  console.log(JSON.stringify(results, null, 2));
+  await writeReadmeBlock(join(REPO, 'README.md'), 'schedule-steps', stepLines(date, machine, load, results));
+}
+
 async function main(): Promise<void> {
   const loadStart = loadavg()[0]!;
   const results = await withLab(join(REPO, 'images/default-pxe'), 'direct', JSON.stringify(profile), async (lab, vm) => {
@@ -117,12 +217,14 @@ async function main(): Promise<void> {
     const cpuScript = await cpuBusy(vm, 10);
     const script = await fidelity(lab, 6003);
     await runOnConsole(vm, 'kill $(cat /tmp/loop.pid)', 10_000);
+    const steps = [await stepResponse(lab, vm, 'tc'), await stepResponse(lab, vm, 'dummynet')];
     // the trace's mean rate over its period, as TCP goodput would carry it
     const parsed = parseTrace(TRACE, 'mahimahi', 'trace', { window: 1000, loop: true });
     if ('error' in parsed) throw new Error(parsed.error);
     const opportunities = TRACE.split('\n').filter((l) => /^\d+$/.test(l)).length;
     const meanBps = (opportunities * 1514 * 8) / (parsed.period / 1e6);
     return {
+      steps,
       runner,
       runner100,
       script,
@@ -133,11 +235,12 @@ async function main(): Promise<void> {
     };
   });
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()})`;
-  const out = { date: new Date().toISOString().slice(0, 10), machine, load: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) }, window: WINDOW_MS, ...results };
+  const { steps, ...replays } = results;
+  const out = { date: new Date().toISOString().slice(0, 10), machine, load: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) }, window: WINDOW_MS, ...replays };
   await writeFile(join(REPO, 'bench/schedule-results.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-  const r = results;
+  const r = replays;
   await writeReadmeBlock(join(REPO, 'README.md'), 'schedule', [
     `Measured ${out.date} by \`npx tsx bench/schedule.ts\` on ${machine}, QEMU under TCG, one boot (host load ${out.load.start} at the start, ${out.load.end} at the end): the synthetic cellular trace (mean ${(r.meanBps / 1e6).toFixed(2)} Mbit/s of frames, a 0.5 s outage), ${SECONDS} s of UDP at 8 Mbit/s in 1472-byte datagrams, ${WINDOW_MS} ms windows, 100 ms measurement windows aligned with the trace.`,
     '',
@@ -149,9 +252,10 @@ async function main(): Promise<void> {
     '',
     `TCP through the runner's replay: ${(r.tcp.goodputBps / 1e6).toFixed(2)} Mbit/s, ${pct(r.tcp.ofIdeal)} of the trace's mean less headers. The runner's changes were handed to tc ${r.lateness ? `${r.lateness.p50Ms} ms after their instant at the median, ${r.lateness.p99Ms} ms at p99 (max ${r.lateness.maxMs} ms, ${r.lateness.batches} changes)` : '(no figure)'}; the guest's CPU without either replay: ${pct(r.cpu.idle)}.`,
   ]);
+  await writeSteps(loadStart, steps);
 }
 
-if (process.argv[1] === import.meta.filename) main().catch((e: unknown) => {
+if (process.argv[1] === import.meta.filename) (process.argv.includes('--steps') ? stepsOnly() : main()).catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });

@@ -74,7 +74,7 @@ export interface Status {
   notes?: string[];
   /** where each pipe with a schedule or trace is on its clock (docs/schedules.md) */
   schedules?: PipePosition[];
-  /** how late the schedules' changes were handed to tc after their instants (ms), over the last 1000 */
+  /** how late the schedules' changes were made after their instants (ms; tc: handed to tc, dummynet: ipfw returned), the last 1000 of the profile in force */
   scheduleLateness?: { batches: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
@@ -83,14 +83,16 @@ export async function readStatus(ctx: Context, inForce: Profile | null): Promise
   const said = notes.list();
   const withNotes = (s: Status): Status => (said.length ? { ...s, notes: said } : s);
   if (!inForce) return withNotes({ profile: null, pipes: [], rules: [] });
-  if (inForce.engine === 'dummynet') return withNotes(await readDummynetStatus(ctx, inForce));
+  // where each timed pipe is, on either engine
+  const schedules = agentSchedule.runner?.positions() ?? [];
+  const late = agentSchedule.runner?.lateness();
+  const timed = (s: Status): Status => ({ ...s, ...(schedules.length && { schedules }), ...(schedules.length && late && { scheduleLateness: late }) });
+  if (inForce.engine === 'dummynet') return withNotes(timed(await readDummynetStatus(ctx, inForce)));
   const [tcOut, nftOut] = await Promise.all([ctx.run(BIN.tc, ['-s', '-j', 'qdisc', 'show']), ctx.run(BIN.nft, ['-j', 'list', 'table', ...NFT_TABLE.split(' ')])]);
   if (tcOut.code !== 0) throw new Error(`tc -s -j qdisc show: ${firstLines(tcOut.stderr)}`);
   const qdiscs = JSON.parse(tcOut.stdout || '[]') as QdiscStats[];
   const nft = nftOut.code === 0 ? nftOut.stdout : '';
-  const schedules = agentSchedule.runner?.positions() ?? [];
-  const late = agentSchedule.runner?.lateness();
-  return withNotes({ ...statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft)), ...(schedules.length && { schedules }), ...(schedules.length && late && { scheduleLateness: late }) });
+  return withNotes(timed(statusFrom(inForce, qdiscs, nftCounters(nft), nftMaps(nft))));
 }
 
 /** The status of a profile from the kernel's qdisc counters and nft's rule counters (pure: tested with recorded output). */

@@ -71,6 +71,18 @@ function line(points: Point[]): { a: number; b: number } | undefined {
   return { a: md - b * ms, b };
 }
 
+/** A line through the points that a few outliers (a stall of the VM: a spike that falls at slope −1) do not move: Theil–Sen, the median of the pairwise slopes. */
+function robustLine(points: Point[]): { a: number; b: number } | undefined {
+  if (points.length < 3) return undefined;
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) if (points[j]!.s !== points[i]!.s) slopes.push((points[j]!.d - points[i]!.d) / (points[j]!.s - points[i]!.s));
+  }
+  if (slopes.length === 0) return undefined;
+  const b = med(slopes);
+  return { a: med(points.map((p) => p.d - b * p.s)), b };
+}
+
 /** The probes that arrived, as send time and one-way delay, in order of sending. */
 export function delays(a: Arrivals): Point[] {
   return a.received.map(([seq, at]) => ({ s: a.sent[seq]!, d: at - a.sent[seq]! })).sort((x, y) => x.s - y.s);
@@ -139,31 +151,39 @@ function locate(points: Point[], kind: StepKind, predicted: number, search: numb
   if (near.length < 20 || before.length < 10) return undefined;
   // the level before the step; a rate up comes while the queue grows: its level is the drained one after it
   const level = kind === 'rate-up' ? quantile(near.map((p) => p.d), 0.05) : med(before.map((p) => p.d));
+  // how far above or below the level a probe must be to count: 3 ms, or the noise before the step (dummynet's is wider)
+  const margin = Math.max(3, quantile(before.map((p) => p.d), 0.9) - quantile(before.map((p) => p.d), 0.1));
   if (kind === 'delay-down') {
-    // the falling line: probes 3 ms or more below the level, down to the new level
-    const falling = near.filter((p) => p.d < level - 3);
+    // the falling line: probes a margin or more below the level, down to the new level
+    const falling = near.filter((p) => p.d < level - margin);
     const firstBelow = falling[0];
     if (!firstBelow) return undefined;
     const run = falling.filter((p) => p.s < firstBelow.s + 25);
-    const l = line(run);
+    const l = robustLine(run);
     if (!l || l.b > -0.3) return undefined;
     return (level - l.a) / l.b;
   }
   // a queue that grows (rate down) or grows then drains (rate up): the peak of the delays near the step
   const peakAt = near.reduce((m, p) => (p.d > m.d ? p : m), near[0]!);
-  if (peakAt.d < level + 5) return undefined;
+  if (peakAt.d < level + margin + 2) return undefined;
   if (kind === 'rate-down') {
-    // the rising line before the peak, from 3 ms above the level
-    const rising = within(points, predicted - search, peakAt.s).filter((p) => p.d > level + 3);
-    const l = line(rising);
+    // the rising line: the run of probes a margin or more above the level that ends at the peak (a stall of
+    // the VM before it makes a spike of its own, not part of the run)
+    const upTo = within(points, predicted - search, peakAt.s + 0.001);
+    let from = upTo.length - 1;
+    while (from > 0 && upTo[from - 1]!.d > level + margin) from--;
+    const rising = upTo.slice(from);
+    const l = robustLine(rising);
     if (!l || l.b < 0.05) return undefined;
-    return (level - l.a) / l.b;
+    // where the line meets the level; a stall just before the step leaves its backlog at the start of
+    // the run, which moves that point early: the run's first probe, a margin above the level, bounds it
+    return Math.max((level - l.a) / l.b, rising[0]!.s - margin / l.b);
   }
   // rate up: the rising line's last 30 ms and the falling line's first 30 ms, where they meet
   const rising = within(points, peakAt.s - 30, peakAt.s + 0.001);
   const falling = within(points, peakAt.s, peakAt.s + 30).filter((p) => p.d > level + 3);
-  const r = line(rising);
-  const f = line(falling);
+  const r = robustLine(rising);
+  const f = robustLine(falling);
   if (!r || !f || r.b <= 0 || f.b >= 0) return undefined;
   // the kink is the probe at the head of the queue when the rate rose: it was sent its wait earlier
   const kink = (f.a - r.a) / (r.b - f.b);

@@ -1,6 +1,8 @@
 // Links that change over time against real traffic (issue 18), in the real image: a schedule's
 // steps and an outage in which packets wait (none lost), and a cellular-like trace replayed on the
-// wire, delivered window by window as the trace allows. One boot, two pipes on two UDP ports.
+// wire, delivered window by window as the trace allows. One boot, two pipes on two UDP ports; then,
+// in the same boot, a schedule on the dummynet engine (steps of delay and rate seen on the wire, a
+// dropping outage, an outage that would hold packets refused).
 // Timings are not asserted beyond generous sanity bounds (QEMU TCG on a shared machine): the bench
 // (bench/schedule.ts) measures them.
 import { readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import type { Profile } from '../../src/profile/schema.ts';
 import { median } from '../../src/lab/stats.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
 import { traceAllowance, align } from '../helpers/trace-fit.ts';
+import { fitSteps } from '../../src/lab/step-response.ts';
 
 const PXE = join(IMAGES, 'default-pxe');
 const TRACE = readFileSync(new URL('../fixtures/traces/cellular-8s.mahi', import.meta.url), 'utf8');
@@ -94,5 +97,44 @@ testNeeding(['root', 'qemu', 'image'], 'a schedule steps and holds packets throu
     t.log(`after the change: ${JSON.stringify(after)}`);
     t.deepEqual(after.map((p) => [p.pipe, p.clock]), [['steps', 'd']], 'only the new profile\'s schedule runs');
     t.true(after[0]!.offsetS < 5 && after[0]!.bw === 2e6, `its clock started at the change (${after[0]!.offsetS} s in)`);
+
+    // the same boot on the dummynet engine: an outage that would hold packets is refused, naming the field and the engine
+    await runOnConsole(vm, `printf '%s' '${JSON.stringify(onDummynet([{ at: '1s', outage: '500ms' }]))}' > /tmp/dn-wait.json`, 30_000);
+    const refused = await runOnConsole(vm, 'picowire apply /tmp/dn-wait.json; true', 60_000);
+    t.regex(refused, /profile\.pipes\.drops\.schedule\.steps\[0\]\.outage: the dummynet engine cannot hold packets/, refused);
+    // steps of delay and rate on one pipe, a dropping outage on another, each under its own probe
+    await runOnConsole(vm, `printf '%s' '${JSON.stringify(onDummynet([{ at: '1s', outage: '500ms', drop: true }]))}' > /tmp/dn.json`, 30_000);
+    t.regex(await runOnConsole(vm, 'picowire apply /tmp/dn.json', 120_000), /applied profile timed-dummynet/);
+    t.deepEqual(((await readStatus(vm)).schedules ?? []).map((p) => p.pipe).sort(), ['drops', 'steps'], 'picowire status shows both pipes on their clock');
+    const [stepped, dropped] = await Promise.all([
+      pacedUdp(left, right, { port: 6001, rateBps: 100 * 8 * 1000, size: 100, seconds: 8, drainS: 1 }),
+      pacedUdp(left, right, { port: 6003, rateBps: 100 * 8 * 200, size: 100, seconds: 8, drainS: 1 }),
+    ]);
+    const steppedLost = stepped.sent.length - new Set(stepped.received.map(([seq]) => seq)).size;
+    const grid = fitSteps(stepped, [{ kind: 'delay-up', atMs: 500 }, { kind: 'delay-down', atMs: 1000 }, { kind: 'rate-down', atMs: 1300 }, { kind: 'rate-up', atMs: 1600 }], 2000, { jumpMs: 35, skipMs: 300 });
+    t.log(`dummynet steps: ${stepped.sent.length} probes, ${steppedLost} lost; found ${JSON.stringify(grid.kinds)}; period ${grid.periodMs.toFixed(1)} ms, spread p50 ${grid.p50Ms.toFixed(1)} / p99 ${grid.p99Ms.toFixed(1)} ms`);
+    t.is(steppedLost, 0, 'steps of bw and delay lose nothing on dummynet');
+    // 8 s of a 2 s period: at least 3 of each delay step, on a grid of the period (generous: a loaded CI host)
+    t.true(grid.kinds['delay-up']!.found >= 3 && grid.kinds['delay-down']!.found >= 3, 'the delay steps show on the wire');
+    t.true(Math.abs(grid.periodMs - 2000) < 100, `periodic, every 2 s (${grid.periodMs.toFixed(1)} ms)`);
+    const droppedLost = dropped.sent.length - new Set(dropped.received.map(([seq]) => seq)).size;
+    t.log(`dummynet dropping outage: ${droppedLost} of ${dropped.sent.length} probes lost (a quarter of the time is outage)`);
+    t.true(droppedLost > 0.1 * dropped.sent.length && droppedLost < 0.45 * dropped.sent.length, `the outages drop what arrives in them (${droppedLost} of ${dropped.sent.length})`);
   });
 });
+
+/** Steps of delay and rate every 2 s (as bench/schedule.ts --steps measures), and an outage `drops` on another pipe, on the dummynet engine. */
+function onDummynet(outage: NonNullable<NonNullable<NonNullable<Profile['pipes']>[string]['schedule']>['steps']>): Profile {
+  return {
+    name: 'timed-dummynet',
+    engine: 'dummynet',
+    pipes: {
+      steps: { bw: '4Mbit/s', delay: '5ms', queue: '256KB', schedule: { every: '2s', steps: [{ at: '500ms', delay: '40ms' }, { at: '1000ms', delay: '5ms' }, { at: '1300ms', bw: '800kbit/s' }, { at: '1600ms', bw: '4Mbit/s' }] } },
+      drops: { bw: '4Mbit/s', delay: '5ms', schedule: { every: '2s', steps: outage } },
+    },
+    rules: [
+      { from: 'a', proto: 'udp', dstPort: 6001, pipe: 'steps' },
+      { from: 'a', proto: 'udp', dstPort: 6003, pipe: 'drops' },
+    ],
+  };
+}

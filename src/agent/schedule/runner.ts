@@ -85,7 +85,7 @@ export class ScheduleRunner {
   private loop: Promise<void> = Promise.resolve();
   /** the values each timed pipe was last set to */
   private last = new Map<string, TimedValues>();
-  /** how late each batch of changes was handed to tc after its instant (ms), the last 1000 */
+  /** how late each batch of changes was handed to tc after its instant (ms), the last 1000 of the profile in force */
   private late: number[] = [];
 
   constructor(
@@ -115,6 +115,8 @@ export class ScheduleRunner {
     const before = this.running;
     this.running = undefined;
     this.last.clear();
+    // the lateness is the profile's in force: another profile's starts afresh
+    if (!before || !prepared || !isDeepStrictEqual(before.prepared.profile, prepared.profile)) this.late = [];
     if (!prepared || timedPipes(prepared.profile).length === 0) return;
     const now = this.now();
     const starts = new Map<string, number>();
