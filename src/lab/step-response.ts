@@ -93,9 +93,10 @@ const within = (points: Point[], from: number, to: number) => points.filter((p) 
 /**
  * Finds the schedule's steps in the probe's delays and fits the grid. `steps` must hold one
  * 'delay-up' (the reference: a jump no noise makes); `jumpMs` is its size, `searchMs` how far from
- * where the grid puts a step the others are looked for.
+ * where the grid puts a step the others are looked for, `phaseMs` how far from each other in the
+ * period the jumps may be (a runner that lags widely needs more).
  */
-export function fitSteps(a: Arrivals, steps: StepSpec[], periodMs: number, opts: { jumpMs: number; searchMs?: number; skipMs?: number }): StepFit {
+export function fitSteps(a: Arrivals, steps: StepSpec[], periodMs: number, opts: { jumpMs: number; searchMs?: number; skipMs?: number; phaseMs?: number }): StepFit {
   const search = opts.searchMs ?? 120;
   const points = delays(a).filter((p) => p.s >= a.start + (opts.skipMs ?? 0));
   const up = steps.find((s) => s.kind === 'delay-up');
@@ -108,10 +109,23 @@ export function fitSteps(a: Arrivals, steps: StepSpec[], periodMs: number, opts:
     // and it lasts: 50 to 150 ms later the delay is still up (a stall of the VM jumps too, then falls)
     const later = med(within(points, points[i]!.s + 50, points[i]!.s + 150).map((p) => p.d));
     if (after - before > opts.jumpMs / 2 && points[i]!.d - points[i - 1]!.d > opts.jumpMs / 2 && later - before > opts.jumpMs / 2) {
-      if (jumps.length && points[i]!.s - jumps.at(-1)! < periodMs / 2) continue;
+      if (jumps.length && points[i]!.s - jumps.at(-1)! < 100) continue;
       jumps.push((points[i - 1]!.s + points[i]!.s) / 2);
     }
   }
+  // a long stall of the VM or the host can pass for a jump: the real ones share a phase of the period, the largest such set
+  const phase = (t: number) => (((t - jumps[0]!) % periodMs) + periodMs) % periodMs;
+  const close = (x: number, y: number) => Math.min(Math.abs(phase(x) - phase(y)), periodMs - Math.abs(phase(x) - phase(y))) < (opts.phaseMs ?? 60);
+  const best = jumps.map((t) => jumps.filter((u) => close(t, u))).reduce((m, set) => (set.length > m.length ? set : m), [] as number[]);
+  // one a period: the one nearest the set's median phase
+  const centre = med(best.map(phase));
+  const byPeriod = new Map<number, number>();
+  for (const t of best) {
+    const n = Math.round((t - best[0]!) / periodMs);
+    const had = byPeriod.get(n);
+    if (had === undefined || Math.abs(phase(t) - centre) < Math.abs(phase(had) - centre)) byPeriod.set(n, t);
+  }
+  jumps.splice(0, jumps.length, ...[...byPeriod.values()].sort((x, y) => x - y));
   if (jumps.length < 2) return { transitions: [], periodMs: NaN, kinds: {}, p50Ms: NaN, p99Ms: NaN };
   // 2. the grid from the jumps alone, then every other kind looked for near where it puts them
   const first = jumps[0]!;
