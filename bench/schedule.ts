@@ -22,7 +22,7 @@ import { median, percentile } from '../src/lab/stats.ts';
 import type { Vm } from '../src/lab/qemu.ts';
 import { parseTrace } from '../src/profile/timed.ts';
 import { align, traceAllowance } from '../test/helpers/trace-fit.ts';
-import { applyProfile, readStatus, round, type Profile } from './fidelity/common.ts';
+import { applyProfile, pipeDrops, readStatus, round, type Profile } from './fidelity/common.ts';
 import { writeReadmeBlock } from './readme.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -140,6 +140,8 @@ async function stepResponse(lab: { left: Parameters<typeof pacedUdp>[0]; right: 
   await new Promise((r) => setTimeout(r, 1000));
   const probe = await pacedUdp(lab.left, lab.right, { port: 6005, ...PROBE, seconds: STEP_SECONDS, drainS: 1 });
   const lateness = (await readStatus(vm)).scheduleLateness;
+  // where lost probes went: the pipe's own counters (overflow, random); the rest were lost outside it
+  const drops = await pipeDrops(vm, 'steps');
   if (process.env.PICOWIRE_STEPS_DUMP) await writeFile(join(process.env.PICOWIRE_STEPS_DUMP, `steps-${engine}.json`), JSON.stringify(probe));
   // dummynet's steps wander by hundreds of ms (an ipfw run each): its jumps are taken from a wider part of the period
   const fit: StepFit = fitSteps(probe, STEPS, STEP_PERIOD_MS, { jumpMs: 35, skipMs: 300, phaseMs: engine === 'dummynet' ? 250 : 60 });
@@ -156,7 +158,7 @@ async function stepResponse(lab: { left: Parameters<typeof pacedUdp>[0]; right: 
       return [kind, { found: k.found, expected: k.expected, laterThanDelayUpMs: round(relative, 1), spreadP50Ms: round(k.p50Ms, 1), spreadP99Ms: round(k.p99Ms, 1), holdsP50Ms: round(p50, 1), holdsP99Ms: round(p99, 1), targetMs: round(targetMs(kind), 1), met: p99 <= targetMs(kind) }];
     }),
   );
-  return { engine, probes: probe.sent.length, lost, periodMs: round(fit.periodMs, 2), spreadP50Ms: round(fit.p50Ms, 1), spreadP99Ms: round(fit.p99Ms, 1), lateness, kinds };
+  return { engine, probes: probe.sent.length, lost, pipeDrops: { overflow: drops.overflow, random: drops.random }, periodMs: round(fit.periodMs, 2), spreadP50Ms: round(fit.p50Ms, 1), spreadP99Ms: round(fit.p99Ms, 1), lateness, kinds };
 }
 
 type StepResult = Awaited<ReturnType<typeof stepResponse>>;
@@ -176,7 +178,7 @@ function stepLines(date: string, machine: string, load: { start: number; end: nu
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Probe datagrams lost: ${results.map((r) => `${r.lost} of ${r.probes} on ${r.engine}`).join(', ')} (no step drops).`,
+    `Probe datagrams lost: ${results.map((r) => `${r.lost} of ${r.probes} on ${r.engine} (the pipe's counters: ${r.pipeDrops.overflow} overflow, ${r.pipeDrops.random} random)`).join(', ')}; no step drops any.`,
   ];
 }
 
