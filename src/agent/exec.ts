@@ -9,7 +9,7 @@ export interface Result {
 }
 
 /** The seam tests replace: run a command with optional stdin. */
-export type Runner = (cmd: string, args: readonly string[], opts?: { input?: string }) => Promise<Result>;
+export type Runner = (cmd: string, args: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<Result>;
 
 /** PICOWIRE_TRACE=1 (also from the kernel command line): timings on stderr, for finding where boot and apply time goes. */
 export const trace = process.env.PICOWIRE_TRACE ? (line: string) => process.stderr.write(`picowire: trace: ${line}\n`) : undefined;
@@ -25,7 +25,8 @@ export const run: Runner = (cmd, args, opts) =>
       trace?.(`${Math.round(started)} ms: ${cmd} ${args.join(' ')} → ${r.code} in ${Math.round(performance.now() - started)} ms`);
       done(r);
     };
-    const child = spawn(cmd, args, { stdio: [opts?.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    // timeoutMs: killed (SIGKILL) if it runs longer, without a `timeout` process of its own to start
+    const child = spawn(cmd, args, { stdio: [opts?.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(opts?.timeoutMs && { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const }) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));

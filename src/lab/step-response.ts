@@ -39,7 +39,7 @@ export interface StepFit {
   transitions: Transition[];
   /** ms: the fitted period (the schedule's, by the box's clock as the host sees it) */
   periodMs: number;
-  /** per kind: how many were found (of the periods seen), their mean distance from the grid, and p50/p99 of |distance − that mean| */
+  /** per kind: how many were found (of the instants the grid puts inside the probe), their mean distance from the grid, and p50/p99 of |distance − that mean| */
   kinds: Record<string, { found: number; expected: number; meanMs: number; p50Ms: number; p99Ms: number }>;
   /** over all: p50 and p99 of |distance − its kind's mean| (ms): how much the steps' moments vary */
   p50Ms: number;
@@ -144,7 +144,12 @@ export function fitSteps(a: Arrivals, steps: StepSpec[], periodMs: number, opts:
   // 3. the grid over all of them: at = phase + period·n + offset (least squares in phase and period)
   const offset = (kind: StepKind) => steps.find((s) => s.kind === kind)!.atMs - up.atMs;
   const fit = line(found.map((f) => ({ s: f.period, d: f.at - offset(f.kind) })))!;
-  const transitions = found.map((f) => ({ kind: f.kind, period: f.period, atMs: f.at, residualMs: f.at - offset(f.kind) - (fit.a + fit.b * f.period) })).sort((x, y) => x.atMs - y.atMs);
+  // only the grid's instants that the probe covers with room to look around them count, found or not
+  const covered = (kind: StepKind, n: number) => {
+    const t = fit.a + fit.b * n + offset(kind);
+    return t - search - 60 >= points[0]!.s && t + search <= points.at(-1)!.s;
+  };
+  const transitions = found.filter((f) => covered(f.kind, f.period)).map((f) => ({ kind: f.kind, period: f.period, atMs: f.at, residualMs: f.at - offset(f.kind) - (fit.a + fit.b * f.period) })).sort((x, y) => x.atMs - y.atMs);
   // the spread is each transition's distance from the grid moved by its kind's mean (a kind that holds later is its mean, not spread)
   const kinds: StepFit['kinds'] = {};
   const spread: number[] = [];
@@ -153,7 +158,10 @@ export function fitSteps(a: Arrivals, steps: StepSpec[], periodMs: number, opts:
     const mean = mine.reduce((x, t) => x + t.residualMs, 0) / Math.max(1, mine.length);
     const abs = mine.map((t) => Math.abs(t.residualMs - mean));
     spread.push(...abs);
-    kinds[step.kind] = { found: mine.length, expected: periods, meanMs: mean, p50Ms: quantile(abs, 0.5), p99Ms: quantile(abs, 0.99) };
+    // the grid's instants of this kind that the probe covers (with room to look around them)
+    let expected = 0;
+    for (let n = -1; n <= periods; n++) if (covered(step.kind, n)) expected++;
+    kinds[step.kind] = { found: mine.length, expected, meanMs: mean, p50Ms: quantile(abs, 0.5), p99Ms: quantile(abs, 0.99) };
   }
   return { transitions, periodMs: fit.b, kinds, p50Ms: quantile(spread, 0.5), p99Ms: quantile(spread, 0.99) };
 }

@@ -101,7 +101,7 @@ async function runPlan(profile: Profile, ctx: Context): Promise<string | undefin
 }
 
 /** One run of ipfw, ended if kipfw does not answer (a hung ipfw would hold up every later change). */
-export function ipfw(ctx: Context, args: string[]): ReturnType<Runner> {
+function ipfw(ctx: Context, args: string[]): ReturnType<Runner> {
   return ctx.run(BIN.busybox, ['timeout', '-s', 'KILL', String(IPFW_TIMEOUT_S), IPFW, ...args]);
 }
 
