@@ -1,9 +1,10 @@
 // The dummynet engine on the real image: profiles with "engine": "dummynet" run FreeBSD's ipfw and
 // dummynet in userspace (netmap-ipfw's kipfw) between the ports, configured by the real ipfw
 // command. The same measurements as the tc engine's (test/helpers/fidelity.ts, shared with
-// emulation.test.ts: seed 2.2, seed 2.3, overflow), then what the agent promises on any engine: changes at runtime that lose no
-// packet the profile did not drop, a bad profile refused whole, a switch of engine under traffic
-// (how long traffic stops is logged, not asserted), and kipfw started again when it dies.
+// emulation.test.ts: seed 2.2, seed 2.3, overflow), dummynet's own delay profiles, then what the
+// agent promises on any engine: changes at runtime that lose no packet the profile did not drop,
+// a bad profile refused whole, a switch of engine under traffic (how long traffic stops is logged,
+// not asserted), and kipfw started again when it dies.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIpfw } from '../../src/ipfw/index.ts';
