@@ -239,9 +239,10 @@ function summary(r: FidelityResults): string {
 
 /** When the dummynet column was measured: in the full run after the tc engine's cases, or in a boot of its own (run.ts --only), with the host's load. */
 function dummynetWhen(r: FidelityResults): string {
-  const own = r.supplements?.filter((x) => x.steps.some((step) => step.startsWith('dummynet '))).at(-1);
-  if (!own) return "in the same boot after the tc engine's and the wrappers'";
-  return `in a boot of its own on ${own.date.slice(0, 16).replace('T', ' ')} UTC (${(own.durationS / 60).toFixed(1)} minutes${own.loadAvg ? `, host load average ${own.loadAvg.map((l) => l ?? '?').join(' at the start, ')} at the end` : ''})`;
+  const own = r.supplements?.filter((x) => x.steps.some((step) => step.startsWith('dummynet '))) ?? [];
+  if (!own.length) return "in the same boot after the tc engine's and the wrappers'";
+  const boot = (x: (typeof own)[number]) => `on ${x.date.slice(0, 16).replace('T', ' ')} UTC (${own.length > 1 ? `${x.steps.map((step) => step.replace(/^dummynet /, '')).join(', ')}; ` : ''}${(x.durationS / 60).toFixed(1)} minutes${x.loadAvg ? `, host load average ${x.loadAvg.map((l) => l ?? '?').join(' at the start, ')} at the end` : ''})`;
+  return `in ${own.length > 1 ? 'boots' : 'a boot'} of its own ${own.map(boot).join(' and ')}`;
 }
 
 /** The dummynet engine's own tables: the tc engine's sections over its figures, one heading level down, without the charts (they plot the tc engine's). */

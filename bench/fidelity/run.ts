@@ -166,6 +166,8 @@ async function supplement(quick: boolean, only: string[]): Promise<FidelityResul
   const r = await measure(quick, only);
   const fresh = Object.fromEntries(Object.entries(r).filter(([k, v]) => !['date', 'machine', 'image', 'mode', 'durationS', 'errors'].includes(k) && v !== undefined && !(Array.isArray(v) && v.length === 0)));
   const merged = { ...base, ...fresh } as FidelityResults;
+  // the dummynet column step by step: a supplement of some of its steps keeps the others' figures
+  if (base.dummynet && r.dummynet) merged.dummynet = { ...base.dummynet, ...Object.fromEntries(Object.entries(r.dummynet).filter(([, v]) => v !== undefined)) };
   merged.errors = [...base.errors.filter((e) => !only.some((o) => e.startsWith(`${o}:`))), ...r.errors];
   merged.supplements = [...(base.supplements ?? []), { date: r.date, steps: only, durationS: r.durationS, loadAvg: [r.machine.loadAvgAtStart, r.machine.loadAvgAtEnd], replaced: base.errors.filter((e) => only.some((o) => e.startsWith(`${o}:`))) }];
   await save(merged);
