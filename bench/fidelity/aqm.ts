@@ -6,7 +6,7 @@
 // the flows got.
 import { iperf3Tcp } from '../../src/lab/measure.ts';
 import { median, percentile } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pingWithBaseline, pipeDrops, round, sleep, TCP_EFFICIENCY, type Ctx } from './common.ts';
+import { applyProfile, onEngine, refusal, onePipe, pingWithBaseline, pipeDrops, round, sleep, TCP_EFFICIENCY, type Ctx } from './common.ts';
 
 export const AQM_BW = 10e6;
 export const AQM_QUEUE = 300;
@@ -42,7 +42,9 @@ export async function measureAqm(ctx: Ctx): Promise<AqmRow[]> {
   try {
     for (const [how, extra] of AQM_CASES) {
       const pipe = { bw: AQM_BW, queue: AQM_QUEUE, ...extra };
-      await applyProfile(ctx.vm, onePipe(`aqm-${rows.length}`, pipe));
+      // what the engine refuses is left out here: the report names the refusal (results.ts, refused)
+      if (refusal(ctx, onePipe('aqm', pipe))) continue;
+      await applyProfile(ctx.vm, onEngine(ctx, onePipe(`aqm-${rows.length}`, pipe)));
       const dropsBefore = await pipeDrops(ctx.vm, 'p');
       const bulk = iperf3Tcp(right, left, { seconds: 15, parallel: 4 });
       await sleep(5_000);

@@ -10,7 +10,7 @@
 import { runOnConsole } from '../../src/lab/console.ts';
 import { iperf3Tcp } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
-import { applyProfile, pipeDrops, round, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx, type Profile } from './common.ts';
+import { applyProfile, onEngine, pipeDrops, round, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx, type Profile } from './common.ts';
 
 const RATE = 100e6;
 export const BDP_IDEAL_BPS = RATE * TCP_EFFICIENCY;
@@ -77,7 +77,7 @@ export async function measureBdp(ctx: Ctx): Promise<BdpRow[]> {
     [wan('bdp-default'), 'picowire, default queue', '2 × bw × delay = 1651 packets'],
     [wan('bdp-q1000', { queue: 1000 }), 'picowire, queue 1000', '1000 packets, delay line apart'],
   ] as const) {
-    await applyProfile(ctx.vm, profile);
+    await applyProfile(ctx.vm, onEngine(ctx, profile));
     const before = await pipeDrops(ctx.vm, 'wan');
     const r = row(how, queue, await runs(ctx));
     r.overflowDrops = (await pipeDrops(ctx.vm, 'wan')).overflow - before.overflow;

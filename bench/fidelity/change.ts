@@ -6,7 +6,7 @@
 import { runOnConsole } from '../../src/lab/console.ts';
 import { udpStream } from '../../src/lab/measure.ts';
 import { median, percentile } from '../../src/lab/stats.ts';
-import { applyProfile, pipeDrops, sleep, type Ctx, type Profile } from './common.ts';
+import { applyProfile, onEngine, pipeDrops, sleep, type Ctx, type Profile } from './common.ts';
 
 const shape = (name: string, bw: string, delay: string, back: string): Profile => ({
   name,
@@ -35,12 +35,13 @@ export interface ChangeResult {
 
 export async function measureChange(ctx: Ctx): Promise<ChangeResult> {
   const changes = ctx.n(60, 12);
-  await applyProfile(ctx.vm, A, '/tmp/a.json');
-  await applyProfile(ctx.vm, B, '/tmp/b.json');
-  await applyProfile(ctx.vm, A, '/tmp/a.json');
+  await applyProfile(ctx.vm, onEngine(ctx, A), '/tmp/a.json');
+  await applyProfile(ctx.vm, onEngine(ctx, B), '/tmp/b.json');
+  await applyProfile(ctx.vm, onEngine(ctx, A), '/tmp/a.json');
   const before = await pipeDrops(ctx.vm, 'probe');
-  // the changes took ~0.3 s each under TCG on 2 cores; the probe outlasts them with room to spare
-  const seconds = Math.ceil(8 + changes * 0.6);
+  // the changes took ~0.3 s each under TCG on 2 cores on tc, 0.4-1 s on dummynet (dummynet.test.ts;
+  // 1.6 s at the median with the host's load at 10); the probe outlasts them with room to spare
+  const seconds = Math.ceil(8 + changes * (ctx.engine === 'dummynet' ? 2.5 : 0.6));
   const started = Date.now();
   const probe = udpStream(ctx.lab.left, ctx.lab.right, { seconds, rateBps: 64 * 8 * 1000, lengthBytes: 64 });
   await sleep(3000);

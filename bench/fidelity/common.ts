@@ -14,6 +14,7 @@ import type { Lab, TestHost } from '../../src/lab/hosts.ts';
 import { pingRtt, type PingResult } from '../../src/lab/measure.ts';
 import type { Vm } from '../../src/lab/qemu.ts';
 import type { PipeStatus, Status } from '../../src/agent/status.ts';
+import { validateProfile } from '../../src/profile/validate.ts';
 
 export interface Ctx {
   lab: Lab;
@@ -22,6 +23,8 @@ export interface Ctx {
   /** pick the full or the quick value of a setting */
   n<T>(full: T, quick: T): T;
   log(line: string): void;
+  /** the engine the profiles ask for (the dummynet column); absent: tc, the default */
+  engine?: 'dummynet';
 }
 
 /** the left host's main address: what profiles shape */
@@ -41,11 +44,20 @@ export const at = (host: TestHost, address: string): TestHost => ({ ...host, add
 export const round = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type Profile = { name: string; pipes: Record<string, unknown>; rules: unknown[]; queues?: Record<string, unknown> };
+export type Profile = { name: string; pipes: Record<string, unknown>; rules: unknown[]; queues?: Record<string, unknown>; engine?: 'tc' | 'dummynet' };
 
 /** A profile with one pipe `p` on the shaped direction (right → left main address). */
 export function onePipe(name: string, pipe: Record<string, unknown>): Profile {
   return { name, pipes: { p: pipe }, rules: [{ from: 'b', dst: LEFT_MAIN, pipe: 'p' }] };
+}
+
+/** The profile on the context's engine: `"engine": "dummynet"` added for the dummynet column. */
+export const onEngine = (ctx: Ctx, p: Profile): Profile => (ctx.engine ? { ...p, engine: ctx.engine } : p);
+
+/** Why the context's engine refuses a profile (the agent's own check, run here), or undefined when it takes it. */
+export function refusal(ctx: Ctx, p: Profile): string | undefined {
+  const checked = validateProfile(onEngine(ctx, p));
+  return checked.ok ? undefined : checked.errors.join('; ');
 }
 
 /** A profile that shapes nothing: picowire's qdiscs and nft table are in place, every packet is allowed. */

@@ -3,7 +3,7 @@
 // time). Jitter: 20 ms ± 5 ms normal, its RTT distribution over the baseline against the normal
 // curve, and how many replies came out of order (netem alone reorders; picowire's delay line keeps order).
 import { median, percentile, stddev } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pingShaped, pingWithBaseline, reordered, round, wrapper, type Ctx } from './common.ts';
+import { applyProfile, onEngine, onePipe, pingShaped, pingWithBaseline, reordered, round, wrapper, type Ctx } from './common.ts';
 
 export const DELAYS_MS = [1, 5, 20, 100, 500];
 
@@ -26,7 +26,7 @@ export async function measureDelay(ctx: Ctx): Promise<DelayRow[]> {
   const rows: DelayRow[] = [];
   const count = ctx.n(500, 100);
   for (const d of DELAYS_MS) {
-    await applyProfile(ctx.vm, onePipe(`delay-${d}`, { delay: `${d}ms` }));
+    await applyProfile(ctx.vm, onEngine(ctx, onePipe(`delay-${d}`, { delay: `${d}ms` })));
     const { shaped, base } = await pingWithBaseline(ctx, { count, intervalS: 0.01 });
     const baseMs = median(base.rttsMs);
     const errors = shaped.rttsMs.map((r) => r - baseMs - d);
@@ -83,10 +83,13 @@ function jitterRun(how: string, baseMs: number, shaped: { sent: number; received
   };
 }
 
+/** The jitter case's profile. */
+export const jitterProfile = () => onePipe('jitter', { delay: `${JITTER.delayMs}ms`, jitter: { spread: `${JITTER.spreadMs}ms`, distribution: JITTER.distribution } });
+
 const jitterOpts = (ctx: Ctx) => ({ count: ctx.n(400, 100), intervalS: 0.025 });
 
 export async function measureJitter(ctx: Ctx): Promise<JitterRun> {
-  await applyProfile(ctx.vm, onePipe('jitter', { delay: `${JITTER.delayMs}ms`, jitter: { spread: `${JITTER.spreadMs}ms`, distribution: JITTER.distribution } }));
+  await applyProfile(ctx.vm, onEngine(ctx, jitterProfile()));
   const { shaped, base } = await pingWithBaseline(ctx, jitterOpts(ctx));
   const run = jitterRun('picowire', median(base.rttsMs), shaped);
   ctx.log(`   picowire jitter: median ${run.medianMs} ms, IQR ${run.iqrMs} ms (normal: ${NORMAL_IQR * JITTER.spreadMs}), stddev ${run.stddevMs} ms, ${run.reordered} reordered`);

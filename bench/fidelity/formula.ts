@@ -5,7 +5,7 @@
 // the reply crosses unshaped). Beside it: netem `delay 10ms rate 1mbit` (also pays L/B) and the
 // netem + tbf recipe, whose full bucket lets an isolated packet through without its L/B.
 import { median } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pingShaped, plainBridge, pingWithBaseline, round, wrapper, type Ctx } from './common.ts';
+import { applyProfile, onEngine, onePipe, pingShaped, plainBridge, pingWithBaseline, round, wrapper, type Ctx } from './common.ts';
 import { pingRtt } from '../../src/lab/measure.ts';
 
 export const SIZES = [64, 512, 1472];
@@ -35,7 +35,7 @@ const row = (how: string, size: number, measuredMs: number, commands?: string[])
 const opts = (ctx: Ctx, size: number) => ({ count: ctx.n(100, 30), intervalS: 0.05, size });
 
 export async function measureFormula(ctx: Ctx): Promise<FormulaRow[]> {
-  await applyProfile(ctx.vm, onePipe('formula', { bw: '1Mbit/s', delay: `${DELAY_MS}ms` }));
+  await applyProfile(ctx.vm, onEngine(ctx, onePipe('formula', { bw: '1Mbit/s', delay: `${DELAY_MS}ms` })));
   const rows: FormulaRow[] = [];
   for (const size of SIZES) {
     const { shaped, base } = await pingWithBaseline(ctx, opts(ctx, size));

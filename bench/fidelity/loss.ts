@@ -5,7 +5,7 @@
 // netem's `loss random` is the same code a wrapper would configure, so there is no wrapper column.
 import { udpStream } from '../../src/lab/measure.ts';
 import { binomialInterval } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pipeDrops, round, type Ctx } from './common.ts';
+import { applyProfile, onEngine, onePipe, pipeDrops, round, type Ctx } from './common.ts';
 
 export const PLRS = [0.001, 0.01, 0.1];
 const PPS = 5000;
@@ -43,7 +43,7 @@ async function lossyStream(ctx: Ctx): Promise<Awaited<ReturnType<typeof udpStrea
 export async function measureLoss(ctx: Ctx): Promise<LossRow[]> {
   const rows: LossRow[] = [];
   for (const plr of PLRS) {
-    await applyProfile(ctx.vm, onePipe(`plr-${plr}`, { plr }));
+    await applyProfile(ctx.vm, onEngine(ctx, onePipe(`plr-${plr}`, { plr })));
     const before = await pipeDrops(ctx.vm, 'p');
     const u = await lossyStream(ctx);
     const after = await pipeDrops(ctx.vm, 'p');

@@ -6,7 +6,7 @@
 // 1 Mbit/s) and tbf with latency 400ms (limit = rate × latency + burst = 54,000 bytes ≈ 43 frames).
 import { pingRtt, udpStream, type PingResult } from '../../src/lab/measure.ts';
 import { median, percentile } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pingWithBaseline, pipeDrops, round, sleep, wrapper, type Ctx } from './common.ts';
+import { applyProfile, onEngine, onePipe, pingWithBaseline, pipeDrops, round, sleep, wrapper, type Ctx } from './common.ts';
 
 const BW = 1e6;
 const QUEUE = 20;
@@ -68,7 +68,7 @@ async function overload<T>(ctx: Ctx, ping: () => Promise<T>): Promise<{ udp: Awa
 const pingOpts = (ctx: Ctx) => ({ count: ctx.n(250, 120), intervalS: INTERVAL_S });
 
 export async function measureQueue(ctx: Ctx): Promise<QueueRun> {
-  await applyProfile(ctx.vm, onePipe('queue20', { bw: '1Mbit/s', queue: QUEUE }));
+  await applyProfile(ctx.vm, onEngine(ctx, onePipe('queue20', { bw: '1Mbit/s', queue: QUEUE })));
   const before = await pipeDrops(ctx.vm, 'p');
   const { udp, pinged } = await overload(ctx, () => pingWithBaseline(ctx, pingOpts(ctx)));
   const after = await pipeDrops(ctx.vm, 'p');

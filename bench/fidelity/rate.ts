@@ -5,7 +5,7 @@
 // `tbf rate … burst 32kbit latency 400ms` on the port, TCP only.
 import { iperf3Tcp, udpStream } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
-import { applyProfile, onePipe, pipeDrops, rootCounters, round, sentBps, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx } from './common.ts';
+import { applyProfile, onEngine, onePipe, pipeDrops, rootCounters, round, sentBps, steadyBps, TCP_EFFICIENCY, wrapper, type Ctx } from './common.ts';
 
 export const RATES: { bps: number; profile: string; tc: string }[] = [
   { bps: 256e3, profile: '256Kbit/s', tc: '256kbit' },
@@ -57,7 +57,7 @@ function tcpRow(how: string, rateBps: number, tcpBps: number[], commands?: strin
 
 /** picowire's TCP runs through a `bw` pipe, with the bytes per packet its pipe counted. */
 async function picowireTcp(ctx: Ctx, how: string, rate: (typeof RATES)[number], runs: number): Promise<RateRow> {
-  await applyProfile(ctx.vm, onePipe(`rate-${rate.tc}`, { bw: rate.profile }));
+  await applyProfile(ctx.vm, onEngine(ctx, onePipe(`rate-${rate.tc}`, { bw: rate.profile })));
   const before = await pipeDrops(ctx.vm, 'p');
   const row = tcpRow(how, rate.bps, await tcpRuns(ctx, rate.bps, runs));
   const after = await pipeDrops(ctx.vm, 'p');

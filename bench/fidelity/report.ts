@@ -214,6 +214,54 @@ function charts(r: FidelityResults): [string, string][] {
   return out;
 }
 
+/** The dummynet column's figures as results of their own (targets and sections read them as they read the tc engine's). */
+function dummynetView(r: FidelityResults): FidelityResults | undefined {
+  if (!r.dummynet) return undefined;
+  const { refused: _, ...figures } = r.dummynet;
+  return { date: r.date, machine: r.machine, image: r.image, mode: r.mode, durationS: r.durationS, errors: [], ...figures };
+}
+
+/** The summary: each target on the tc engine and, when measured, on the dummynet engine beside it. */
+function summary(r: FidelityResults): string {
+  const tc = targets(r);
+  const view = dummynetView(r);
+  if (!view) return table(['target', 'picowire measured', 'met'], tc.map((x) => [x.what, x.measured, yes(x.met, x.miss)]));
+  const dn = targets(view);
+  const whats = [...new Set([...tc, ...dn].map((x) => x.what))];
+  const cells = (list: Target[], what: string) => {
+    const x = list.find((y) => y.what === what);
+    return x ? [x.measured, yes(x.met, x.miss)] : ['not measured', ''];
+  };
+  const rows = whats.map((what) => [what, ...cells(tc, what), ...cells(dn, what)]);
+  for (const x of r.dummynet!.refused) rows.push([x.case, 'measured below', '', `refused: ${x.error.replace(/\|/g, '\\|')}`, '']);
+  return table(['target', 'tc engine measured', 'met', 'dummynet engine measured', 'met'], rows);
+}
+
+/** When the dummynet column was measured: in the full run after the tc engine's cases, or in a boot of its own (run.ts --only), with the host's load. */
+function dummynetWhen(r: FidelityResults): string {
+  const own = r.supplements?.filter((x) => x.steps.some((step) => step.startsWith('dummynet '))) ?? [];
+  if (!own.length) return "in the same boot after the tc engine's and the wrappers'";
+  const boot = (x: (typeof own)[number]) => `on ${x.date.slice(0, 16).replace('T', ' ')} UTC (${own.length > 1 ? `${x.steps.map((step) => step.replace(/^dummynet /, '')).join(', ')}; ` : ''}${(x.durationS / 60).toFixed(1)} minutes${x.loadAvg ? `, host load average ${x.loadAvg.map((l) => l ?? '?').join(' at the start, ')} at the end` : ''})`;
+  return `in ${own.length > 1 ? 'boots' : 'a boot'} of its own ${own.map(boot).join(' and ')}`;
+}
+
+/** The dummynet engine's own tables: the tc engine's sections over its figures, one heading level down, without the charts (they plot the tc engine's). */
+function dummynetSections(r: FidelityResults): string[] {
+  const view = dummynetView(r);
+  if (!view) return [];
+  const refused = r.dummynet!.refused;
+  return [
+    '## The dummynet engine',
+    '',
+    `The same picowire cases with \`"engine": "dummynet"\` (FreeBSD's ipfw and dummynet in userspace on netmap, kipfw, holding the ports instead of the bridge), ${dummynetWhen(r)}. The wrappers have no column here: they configure tc.`,
+    '',
+    ...(refused.length ? ['Cases the engine refuses (the agent\'s own check, before anything is applied), so not measured:', '', ...refused.map((x) => `- ${x.case}: ${x.error}`), ''] : []),
+    ...sections(view)
+      .filter((line) => !line.startsWith('!['))
+      .map((line) => (line.startsWith('## ') ? `### ${line.slice(3)} (dummynet)` : line.replace(/picowire `\{ bw/g, 'dummynet `{ bw'))),
+  ];
+}
+
 /** Writes report.md and the charts under `benchDir`; returns the files written. */
 export async function writeReport(r: FidelityResults, benchDir: string): Promise<string[]> {
   await mkdir(join(benchDir, 'charts'), { recursive: true });
@@ -222,7 +270,6 @@ export async function writeReport(r: FidelityResults, benchDir: string): Promise
     await writeFile(join(benchDir, 'charts', file), svg);
     written.push(`bench/charts/${file}`);
   }
-  const t = targets(r);
   const lines = [
     '# Fidelity of the emulated link',
     '',
@@ -230,22 +277,23 @@ export async function writeReport(r: FidelityResults, benchDir: string): Promise
     '',
     'Each figure below is the emulated link against the one asked for, measured between the lab\'s two hosts across the appliance. Where the issue sets a target the summary says whether picowire meets it and, if not, by how much. Beside picowire, in the same run and VM, the same targets configured the way common tc wrappers do by default (picowire\'s nft table and qdiscs removed, the `tc` lines shown typed on the console).',
     '',
-    ...(r.supplements?.length ? [...r.supplements.map((x) => `Measured again on ${x.date.slice(0, 16).replace('T', ' ')} UTC in a boot of their own (${x.durationS} s) and merged in: ${x.steps.join(', ')}${x.replaced.length ? `, which had failed in the full run (${x.replaced.map((e) => e.replace(/\n/g, ' ').slice(0, 200)).join('; ')})` : ''}.`), ''] : []),
+    ...(r.supplements?.length ? [...r.supplements.map((x) => `Measured again on ${x.date.slice(0, 16).replace('T', ' ')} UTC in a boot of their own (${x.durationS} s${x.loadAvg ? `, host load average ${x.loadAvg.map((l) => l ?? '?').join(' at the start, ')} at the end` : ''}) and merged in: ${x.steps.join(', ')}${x.replaced.length ? `, which had failed in the full run (${x.replaced.map((e) => e.replace(/\n/g, ' ').slice(0, 200)).join('; ')})` : ''}.`), ''] : []),
     ...(r.errors.length ? ['**Steps that failed (their figures are missing):**', '', ...r.errors.map((e) => `- ${e.replace(/\n/g, ' ').slice(0, 400)}`), ''] : []),
     '## Summary',
     '',
-    table(['target', 'picowire measured', 'met'], t.map((x) => [x.what, x.measured, yes(x.met, x.miss)])),
+    summary(r),
     '',
     ...beside(r),
     ...sections(r),
+    ...dummynetSections(r),
   ];
   await writeFile(join(benchDir, 'report.md'), lines.join('\n') + '\n');
   written.push('bench/report.md');
   // the README's headline: the summary table and where it came from
   await writeReadmeBlock(join(benchDir, '..', 'README.md'), 'fidelity', [
-    `Fidelity, from [bench/report.md](bench/report.md) (${r.mode} run, ${r.date.slice(0, 10)}, ${r.machine.nproc} cores ${r.machine.model}, QEMU ${r.machine.qemu}):`,
+    `Fidelity, from [bench/report.md](bench/report.md) (${r.mode} run, ${r.date.slice(0, 10)}, ${r.machine.nproc} cores ${r.machine.model}, QEMU ${r.machine.qemu}${r.dummynet ? `; the dummynet engine's column ${dummynetWhen(r)}` : ''}):`,
     '',
-    table(['target', 'picowire measured', 'met'], t.map((x) => [x.what, x.measured, yes(x.met, x.miss)])),
+    summary(r),
   ]);
   written.push('README.md');
   return written;

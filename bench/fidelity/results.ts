@@ -34,7 +34,12 @@ export interface FidelityResults {
   aqm?: AqmRow[];
   cost?: CostResult;
   /** steps measured again later (run.ts --only) and merged in, with the errors they replaced */
-  supplements?: { date: string; steps: string[]; durationS: number; replaced: string[] }[];
+  supplements?: { date: string; steps: string[]; durationS: number; /** the host's 1-minute load average at its start and end */ loadAvg?: (number | undefined)[]; replaced: string[] }[];
+  /**
+   * The same picowire cases on the dummynet engine (`"engine": "dummynet"`), in the same boot after
+   * the tc engine's and the wrappers'; `refused`: the cases the engine cannot express, with its refusal
+   */
+  dummynet?: Pick<FidelityResults, 'delay' | 'formula' | 'rate' | 'loss' | 'queue' | 'bdp' | 'change' | 'aqm'> & { refused: { case: string; error: string }[] };
   /** whether `picowire apply` worked over a kernel whose qdiscs and table someone else had removed */
   reapply?: { applyWorked: boolean; error?: string };
 }

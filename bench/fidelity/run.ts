@@ -16,12 +16,12 @@ import { addHostAddress } from '../../src/lab/hosts.ts';
 import { withLab } from '../../src/lab/lab.ts';
 import { pingRtt } from '../../src/lab/measure.ts';
 import { median } from '../../src/lab/stats.ts';
-import { measureAqm } from './aqm.ts';
+import { AQM_BW, AQM_CASES, AQM_QUEUE, measureAqm } from './aqm.ts';
 import { measureBdp, measureBdpWrapper } from './bdp.ts';
 import { measureChange } from './change.ts';
-import { applyProfile, attempt, LEFT_ALT, OPEN, plainBridge, round, type Ctx } from './common.ts';
+import { applyProfile, attempt, LEFT_ALT, onePipe, OPEN, plainBridge, refusal, round, type Ctx, type Profile } from './common.ts';
 import { costResult, throughput, type CostRun } from './cost.ts';
-import { measureDelay, measureJitter, measureJitterWrapper } from './delay.ts';
+import { JITTER, jitterProfile, measureDelay, measureJitter, measureJitterWrapper } from './delay.ts';
 import { measureFormula, measureFormulaWrappers } from './formula.ts';
 import { measureLoss } from './loss.ts';
 import { measureQueue, measureQueueWrappers } from './queue.ts';
@@ -33,6 +33,18 @@ const REPO = resolve(import.meta.dirname, '../..');
 const IMAGES = process.env.PICOWIRE_IMAGES ?? join(REPO, 'images');
 const PXE = join(IMAGES, 'default-pxe');
 export const RESULTS = join(REPO, 'bench/fidelity-results.json');
+
+/** The picowire cases the dummynet engine refuses, each with the agent's own refusal. */
+function dummynetRefusals(ctx: Ctx): { case: string; error: string }[] {
+  const cases: [string, Profile][] = [
+    [`jitter ${JITTER.delayMs} ± ${JITTER.spreadMs} ms ${JITTER.distribution}`, jitterProfile()],
+    ...AQM_CASES.map(([how, extra]): [string, Profile] => [`aqm: ${how}`, onePipe('aqm', { bw: AQM_BW, queue: AQM_QUEUE, ...extra })]),
+  ];
+  return cases.flatMap(([what, p]) => {
+    const error = refusal(ctx, p);
+    return error ? [{ case: what, error }] : [];
+  });
+}
 
 async function save(r: FidelityResults): Promise<void> {
   await writeFile(RESULTS, JSON.stringify(r, null, 1) + '\n');
@@ -119,6 +131,21 @@ async function measure(quick: boolean, only?: string[]): Promise<FidelityResults
         return true;
       });
       if (again !== undefined) keep(await step('emulation cost: picowire again', () => throughput(ctx, 'picowire (open profile)')));
+
+      // the dummynet column: the same picowire cases with "engine": "dummynet" (kipfw takes the ports
+      // from the bridge); what the engine refuses is named, not measured
+      const dn: Ctx = { ...ctx, engine: 'dummynet' };
+      const d: NonNullable<FidelityResults['dummynet']> = { refused: dummynetRefusals(dn) };
+      d.delay = await step('dummynet delay', () => measureDelay(dn));
+      d.formula = await step('dummynet formula', () => measureFormula(dn));
+      d.rate = await step('dummynet rate', () => measureRate(dn));
+      d.loss = await step('dummynet loss', () => measureLoss(dn));
+      const dq = await step('dummynet queue', () => measureQueue(dn));
+      if (dq) d.queue = [dq];
+      d.bdp = await step('dummynet large BDP', () => measureBdp(dn));
+      d.change = await step('dummynet change glitch and apply latency', () => measureChange(dn));
+      d.aqm = await step('dummynet aqm', () => measureAqm(dn));
+      if (Object.entries(d).some(([k, v]) => k !== 'refused' && v !== undefined)) r.dummynet = d;
       if (cost.some((c) => c.how === 'plain bridge') && cost.some((c) => c.how !== 'plain bridge')) r.cost = costResult(cost);
     },
     { log: consoleLog, bootTimeoutMs: 300_000 },
@@ -139,8 +166,10 @@ async function supplement(quick: boolean, only: string[]): Promise<FidelityResul
   const r = await measure(quick, only);
   const fresh = Object.fromEntries(Object.entries(r).filter(([k, v]) => !['date', 'machine', 'image', 'mode', 'durationS', 'errors'].includes(k) && v !== undefined && !(Array.isArray(v) && v.length === 0)));
   const merged = { ...base, ...fresh } as FidelityResults;
+  // the dummynet column step by step: a supplement of some of its steps keeps the others' figures
+  if (base.dummynet && r.dummynet) merged.dummynet = { ...base.dummynet, ...Object.fromEntries(Object.entries(r.dummynet).filter(([, v]) => v !== undefined)) };
   merged.errors = [...base.errors.filter((e) => !only.some((o) => e.startsWith(`${o}:`))), ...r.errors];
-  merged.supplements = [...(base.supplements ?? []), { date: r.date, steps: only, durationS: r.durationS, replaced: base.errors.filter((e) => only.some((o) => e.startsWith(`${o}:`))) }];
+  merged.supplements = [...(base.supplements ?? []), { date: r.date, steps: only, durationS: r.durationS, loadAvg: [r.machine.loadAvgAtStart, r.machine.loadAvgAtEnd], replaced: base.errors.filter((e) => only.some((o) => e.startsWith(`${o}:`))) }];
   await save(merged);
   return merged;
 }

@@ -27,7 +27,8 @@ function dummynetProblems(profile: ResolvedProfile): string[] {
   for (const [name, pipe] of Object.entries(profile.pipes)) {
     const at = keyPath(`${ROOT}.pipes`, name);
     if (pipe.jitter) no(`${at}.jitter`, 'jitter (a netem delay distribution)', 'use "engine": "tc", or leave jitter out');
-    if (pipe.delayTable) no(`${at}.delayProfile`, 'delayProfile wired up yet (dummynet reads its delay profiles from a file picowire does not write)', 'use "engine": "tc"');
+    // dummynet draws a profile's delay as time the link is busy at the pipe's bw (extra_bits): without one it adds none
+    if (pipe.delayTable && pipe.bw === undefined) no(`${at}.delayProfile`, 'delay profile on a pipe without "bw" (it draws the extra delay as time the link is busy at the pipe\'s bw, so without one it adds none)', 'give the pipe a "bw", or use "engine": "tc"');
     if (pipe.loss) no(`${at}.loss`, 'Gilbert-Elliott loss', 'use "plr" (independent random loss) or "engine": "tc"');
     if (pipe.duplicate > 0) no(`${at}.duplicate`, 'duplication', 'use "engine": "tc"');
     if (pipe.corrupt > 0) no(`${at}.corrupt`, 'corruption', 'use "engine": "tc"');

@@ -1,9 +1,10 @@
 // The dummynet engine on the real image: profiles with "engine": "dummynet" run FreeBSD's ipfw and
 // dummynet in userspace (netmap-ipfw's kipfw) between the ports, configured by the real ipfw
 // command. The same measurements as the tc engine's (test/helpers/fidelity.ts, shared with
-// emulation.test.ts), then what the agent promises on any engine: changes at runtime that lose no
-// packet the profile did not drop, a bad profile refused whole, a switch of engine under traffic
-// (how long traffic stops is logged, not asserted), and kipfw started again when it dies.
+// emulation.test.ts: seed 2.2, seed 2.3, overflow), dummynet's own delay profiles, then what the
+// agent promises on any engine: changes at runtime that lose no packet the profile did not drop,
+// a bad profile refused whole, a switch of engine under traffic (how long traffic stops is logged,
+// not asserted), and kipfw started again when it dies.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIpfw } from '../../src/ipfw/index.ts';
@@ -11,10 +12,11 @@ import { runOnConsole } from '../../src/lab/console.ts';
 import type { Lab } from '../../src/lab/hosts.ts';
 import { withLab } from '../../src/lab/lab.ts';
 import { pingRtt, udpStream } from '../../src/lab/measure.ts';
+import { binomialInterval, median } from '../../src/lab/stats.ts';
 import type { Vm } from '../../src/lab/qemu.ts';
-import { overflow, readStatus, seed22 } from '../helpers/fidelity.ts';
+import { overflow, readStatus, seed22, seed23 } from '../helpers/fidelity.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
-import { SEED_2_2 } from '../helpers/seed.ts';
+import { SEED_2_2, SEED_2_3 } from '../helpers/seed.ts';
 
 const PXE = join(IMAGES, 'default-pxe');
 const NEEDS = ['root', 'qemu', 'image'] as const;
@@ -32,6 +34,44 @@ testNeeding([...NEEDS], 'seed 2.2 on the dummynet engine: the same asymmetric li
     t.regex(held, /kipfw-runs/, held);
     t.notRegex(held, /in-bridge/, 'the ports are out of the bridge while kipfw has them');
     await seed22(t, lab);
+  });
+});
+
+// a delay profile: half the curve at 10 ms, the rest up to the loss level (0.9) at 30 ms, so of
+// what arrives 5/9 is 10 ms late and 4/9 30 ms, and a tenth is lost. dummynet spends the delay as
+// link time at the pipe's bw, so pings 100 ms apart never wait for one another. Only towards the
+// right host's own address: its second address (198.18.2.2, seed 2.3's) gives the baseline
+const delayProfile = onDummynet({
+  name: 'dprof',
+  pipes: { prof: { bw: '10Mbit/s', delayProfile: { samples: [{ prob: 0, delay: '10ms' }, { prob: 0.5, delay: '10ms' }, { prob: 0.5, delay: '30ms' }, { prob: 1, delay: '30ms' }], lossLevel: 0.9 } } },
+  rules: [{ from: 'a' as const, dst: '198.18.0.2', pipe: 'prof' }],
+});
+
+// one boot for both (CI time): seed 2.3 first, then the delay profile applied over it
+testNeeding([...NEEDS], "seed 2.3 on the dummynet engine: each source /24 gets its own 1 Mbit/s QFQ instance and queues share one 10:4; then a delay profile: each packet's extra delay drawn from the curve, draws above the loss level lost", async (t) => {
+  await withLab(PXE, 'direct', json(onDummynet(parseIpfw(SEED_2_3, 'seed-2-3'))), async (lab, vm) => {
+    await seed23(t, lab, vm, 'dummynet');
+
+    // in pieces: a long typed line can overrun the serial console's input
+    const text = json(delayProfile);
+    for (let i = 0; i < text.length; i += 200) await runOnConsole(vm, `printf '%s' '${text.slice(i, i + 200)}' ${i === 0 ? '>' : '>>'} /tmp/dprof.json`, 30_000);
+    const applied = await runOnConsole(vm, 'picowire apply /tmp/dprof.json; cat /run/picowire/dummynet/pipe-1.profile | head -5', 60_000);
+    t.regex(applied, /applied profile dprof/, applied);
+    const base = median((await pingRtt(lab.left, { ...lab.right, address: '198.18.2.2' }, { count: 100, intervalS: 0.025 })).rttsMs);
+    const ping = await pingRtt(lab.left, lab.right, { count: 300, intervalS: 0.1 });
+    const extra = ping.rttsMs.map((r) => r - base);
+    const short = extra.filter((x) => x < 20);
+    const long = extra.filter((x) => x >= 20);
+    const lost = ping.sent - ping.received;
+    t.log(`delay profile: baseline ${base.toFixed(2)} ms; ${lost} of ${ping.sent} lost; ${short.length} replies ${median(short).toFixed(2)} ms late (median), ${long.length} ${median(long).toFixed(2)} ms late; range ${Math.min(...extra).toFixed(2)}-${Math.max(...extra).toFixed(2)} ms`);
+    // each outcome against its binomial 99.9 % interval: lost 1/10 of what was sent, 30 ms 4/9 of what arrived
+    const [lostLo, lostHi] = binomialInterval(ping.sent, 0.1, 0.999);
+    t.true(lost >= lostLo && lost <= lostHi, `${lost} lost of ${ping.sent}, outside [${lostLo}, ${lostHi}]`);
+    const [longLo, longHi] = binomialInterval(ping.received, 4 / 9, 0.999);
+    t.true(long.length >= longLo && long.length <= longHi, `${long.length} of ${ping.received} replies 30 ms late, outside [${longLo}, ${longHi}]`);
+    // the two delays themselves: no less than drawn (a frame is 0.08 ms at 10 Mbit/s); the lab's noise only adds (3 ms, as emulation.test.ts's jitter)
+    t.true(median(short) > 10 - 0.8 && median(short) < 10 + 3, `the 10 ms draws: median ${median(short)} ms`);
+    t.true(median(long) > 30 - 0.8 && median(long) < 30 + 3, `the 30 ms draws: median ${median(long)} ms`);
   });
 });
 

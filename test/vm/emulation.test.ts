@@ -9,18 +9,15 @@
 // the comments; t.log prints each run's). They stay narrow enough that a pipe that is missing, shared
 // where it should not be, or mis-sized fails.
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIpfw } from '../../src/ipfw/index.ts';
 import { runOnConsole } from '../../src/lab/console.ts';
-import type { QueueStatus } from '../../src/agent/status.ts';
 import { addHostAddress, type TestHost } from '../../src/lab/hosts.ts';
 import { withLab } from '../../src/lab/lab.ts';
-import { pingRtt, tcpFlow, udpEchoRtt, udpFlow } from '../../src/lab/measure.ts';
+import { pingRtt, tcpFlow, udpEchoRtt } from '../../src/lab/measure.ts';
 import { binomialInterval, median, percentile, stddev } from '../../src/lab/stats.ts';
-import type { Vm } from '../../src/lab/qemu.ts';
 import { IMAGES, testNeeding } from '../helpers/env.ts';
 import { SEED_2_2, SEED_2_3 } from '../helpers/seed.ts';
-import { overflow, pipeCounters, readStatus, seed22 } from '../helpers/fidelity.ts';
+import { overflow, pipeCounters, seed22, seed23 } from '../helpers/fidelity.ts';
 
 const PXE = join(IMAGES, 'default-pxe');
 const NEEDS = ['root', 'qemu', 'image'] as const;
@@ -42,79 +39,9 @@ testNeeding([...NEEDS], 'seed 2.2: on ports 2000-3000 the link is 256 Kbit/s + 2
 
 testNeeding([...NEEDS], 'seed 2.3: each source /24 gets its own 1 Mbit/s pipe, and within one, queues share it 10:4', async (t) => {
   await withLab(PXE, 'direct', json(parseIpfw(SEED_2_3, 'seed-2-3')), async (lab, vm) => {
-    const { left, right } = lab;
-    // `in` = entering on b = from the right host; two more of its addresses in two other /24s
-    await addHostAddress(right, '198.18.2.2', [left]);
-    // 198.18.18.0/24, not .3.0/24: a key that shares its low masked bits with 198.18.2.0/24, which a
-    // bucket chosen by hash or by low bits would put in the same instance; each key gets its own
-    await addHostAddress(right, '198.18.18.2', [left]);
-    const ideal = 1e6 * TCP_EFFICIENCY;
-
-    // 198.18.2.0/24 and 198.18.18.0/24: two pipe instances (mask src-ip 0xffffff00), each 1 Mbit/s
-    const [a, b] = await Promise.all([
-      tcpFlow(right, left, { port: 5301, bind: '198.18.2.2', seconds: 12, omitS: 3 }),
-      tcpFlow(right, left, { port: 5302, bind: '198.18.18.2', seconds: 12, omitS: 3 }),
-    ]);
-    t.log(`two /24s at once: ${kbit(a.goodputBps)} and ${kbit(b.goodputBps)} (ideal ${kbit(ideal)} each)`);
-    // runs: 95.4/94.6 %, 100.3/99.8 %, 97.6/97.5 % of the ideal (tbf's one-frame burst); sharing one pipe would give ~50 %
-    for (const g of [a, b]) t.true(g.goodputBps > 0.85 * ideal && g.goodputBps < 1.05 * ideal, `${g.goodputBps} bit/s: a pipe of its own (not half of one)`);
-    // picowire status names each instance's key, as the nft map holds it
-    const keyed = (await readStatus(vm)).pipes.filter((p) => p.keys?.length).map((p) => `${p.instance}: ${p.keys!.join(', ')}`);
-    t.log(`instances: ${keyed.join('; ')}`);
-    t.true(keyed.some((k) => k.endsWith(': 198.18.2.0')) && keyed.some((k) => k.endsWith(': 198.18.18.0')), `each /24 has an instance of its own: ${keyed.join('; ')}`);
-
-    // one source: one pipe instance; dst-port 22 goes to queue 1 (weight 10), 5303 to queue 2 (weight 4).
-    // The scheduler's split is exact only while both queues are backlogged, so it is measured there:
-    // two UDP flows that each alone would fill the pipe, and the queues' counters read twice while
-    // both hold packets. Two TCP flows ranged 2.22-3.29 over 15 runs (the sawtooth empties a queue
-    // now and then); iperf3's own UDP totals count the two 50-packet tails that drain after the
-    // senders stop.
-    const frame = 1242; // a 1200-byte datagram on the wire
-    const flows = Promise.all([
-      udpFlow(right, left, { port: 22, seconds: FLOW_S, rateBps: 1e6 }),
-      udpFlow(right, left, { port: 5303, seconds: FLOW_S, rateBps: 1e6 }),
-    ]);
-    const started = Date.now();
-    // queue 1 fills in ~1.7 s (it gains 286 kbit/s), queue 2 in ~0.7 s
-    await sleep(4000);
-    const first = await weightedQueues(vm);
-    await sleep(4000);
-    const second = await weightedQueues(vm);
-    const windowEndS = (Date.now() - started) / 1000;
-    const [ssh, other] = await flows;
-    t.true(windowEndS < FLOW_S, `both readings (done at ${windowEndS.toFixed(1)} s) fall inside the ${FLOW_S} s flows`);
-    for (const [when, queues] of [['first', first], ['second', second]] as const) {
-      for (const [name, q] of Object.entries(queues)) t.true(q.backlog.packets > 0, `${name} is backlogged at the ${when} reading (${q.backlog.packets} packets)`);
-    }
-    const sent = (q: 'q1' | 'q2') => second[q].bytes - first[q].bytes;
-    const ratio = sent('q1') / sent('q2');
-    const sum = ssh.deliveredBps + other.deliveredBps;
-    const ideal1200 = (1e6 * 1200) / frame;
-    t.log(`one /24, backlogged: queue 1 sent ${sent('q1')} B, queue 2 ${sent('q2')} B between the readings: ratio ${ratio.toFixed(3)} (ideal 2.50); iperf3: port 22 ${kbit(ssh.deliveredBps)}, port 5303 ${kbit(other.deliveredBps)}, sum ${kbit(sum)} (pipe ${kbit(ideal1200)})`);
-    // QFQ serves backlogged classes by weight, a packet at a turn (runs: 2.49-2.52 over six windows
-    // of ~420 and ~170 packets; 2.31-2.76 when same-weight classes shared aggregates and took 9
-    // frames a turn); equal shares would give 1, strict priority far more than 4
-    t.true(ratio > 2.35 && ratio < 2.65, `ratio ${ratio} is 10:4`);
-    // both flows share one 1 Mbit/s pipe instance (two would deliver ~2 Mbit/s); iperf3 divides the
-    // bytes by its own run plus the queues' drain, and the tails add ~100 datagrams (runs: 101-103 %)
-    t.true(sum > 0.9 * ideal1200 && sum < 1.08 * ideal1200, `the two share one 1 Mbit/s pipe (${sum} bit/s)`);
+    await seed23(t, lab, vm, 'tc');
   });
 });
-
-/** The UDP flows of the weighted-queue measurement: long enough for two status readings once the queues have filled. */
-const FLOW_S = 16;
-
-/** Queue 1's and queue 2's instances for 198.18.0.0/24 (the right host's own /24) in seed 2.3's profile. */
-async function weightedQueues(vm: Vm): Promise<Record<'q1' | 'q2', QueueStatus>> {
-  const status = await readStatus(vm);
-  const pipe = status.pipes.find((p) => p.keys?.includes('198.18.0.0'));
-  const q = (name: string) => {
-    const found = pipe?.queues.filter((x) => x.queue === name && x.packets > 0);
-    if (found?.length !== 1) throw new Error(`expected one busy instance of queue ${name} in 198.18.0.0/24's pipe: ${JSON.stringify(pipe ?? status.pipes)}`);
-    return found[0]!;
-  };
-  return { q1: q('1'), q2: q('2') };
-}
 
 testNeeding([...NEEDS], "a 10-packet queue at 1 Mbit/s overflows under 3 Mbit/s: picowire status counts the drops as overflow, none as random loss, and 1 Mbit/s arrives", async (t) => {
   const profile = json({ name: 'overflow', pipes: { up: { bw: '1Mbit/s', queue: 10 } }, rules: [{ from: 'a', pipe: 'up' }] });

@@ -68,6 +68,29 @@ test('a change deletes the pipes and queues the new profile has no use for, afte
   t.false(planDummynet(resolve(dummynet(SEED_2_2, 'seed-2-2')), next.objects).lines.some((l) => l.endsWith(' delete')));
 });
 
+test('a delay profile: its file holds dummynet\'s 1024 samples of the curve in whole ms, and the pipe config names it', (t) => {
+  const p = planDummynet(
+    resolve(profile({ name: 'dp', engine: 'dummynet', pipes: { wifi: { bw: '2Mbit/s', delayProfile: { samples: [{ prob: 0, delay: '1ms' }, { prob: 0.9, delay: '5ms' }, { prob: 1, delay: '40ms' }], lossLevel: 0.99 } } }, rules: [{ pipe: 'wifi' }] })),
+  );
+  const file = '/run/picowire/dummynet/pipe-1.profile';
+  t.true(p.lines.includes(`pipe 1 config profile ${file} bw 2000000 delay 0 queue 43`), p.lines.join('\n'));
+  t.deepEqual(Object.keys(p.files), [file]);
+  const rows = p.files[file]!.split('\n').filter((l) => l && !l.startsWith('#'));
+  t.deepEqual(rows.slice(0, 3), ['samples 1024', 'loss-level 0.990000', 'prob delay']);
+  const points = rows.slice(3).map((l) => l.split(' ').map(Number) as [number, number]);
+  t.is(points.length, 1024, 'ipfw keeps at most 1024 points');
+  // ipfw's parser takes digits and one dot only: no exponent, no sign
+  t.true(rows.slice(1).every((l) => /^[a-z-]+ [a-z0-9.]+$|^[0-9.]+ [0-9.]+$/.test(l)), 'every line as is_valid_number reads it');
+  // point j at prob j/1024 holds sample j: whole ms + 0.5 (ipfw truncates to an int)
+  points.slice(0, -1).forEach(([prob], j) => t.is(prob, j / 1024));
+  t.deepEqual(points[0], [0, 1.5]);
+  // sample 512 (prob 0.5005): 1 + 4 × 0.5005 / 0.9 = 3.22 ms → 3
+  t.deepEqual(points[512], [0.5, 3.5]);
+  // the curve rises throughout, to 5 + 35 × 0.09/0.1 = 36.5 ms at the loss level (0.99), whole: 36 (+ 0.5); the samples above it are dropped
+  t.true(points.every(([, d], i) => i === 0 || d >= points[i - 1]![1]));
+  t.is(Math.max(...points.map(([, d]) => d)), 36.5);
+});
+
 // ---- what the dummynet engine refuses -------------------------------------------------------
 
 const refused: [string, Record<string, unknown>, string[]][] = [
@@ -89,6 +112,7 @@ const refused: [string, Record<string, unknown>, string[]][] = [
     'profile.pipes.p.schedule.steps[1].delay: 2.5 ms; the dummynet engine delays by whole milliseconds; allowed: whole ms',
   ]],
   ['a trace', { pipes: { p: { delay: '5ms', trace: { mahimahi: '1\n2\n3\n' } } } }, ['profile.pipes.p.trace: the dummynet engine (FreeBSD\'s dummynet) has no trace replay: its runner changes a pipe through one ipfw run each (0.1-0.25 s under QEMU TCG, docs/schedules.md), slower than a trace\'s windows; use "engine": "tc", or a schedule of steps']],
+  ['a delay profile on a pipe without bw', { pipes: { p: { delayProfile: { samples: [{ prob: 0, delay: '1ms' }, { prob: 1, delay: '9ms' }] } } } }, ['profile.pipes.p.delayProfile: the dummynet engine (FreeBSD\'s dummynet) has no delay profile on a pipe without "bw" (it draws the extra delay as time the link is busy at the pipe\'s bw, so without one it adds none); give the pipe a "bw", or use "engine": "tc"']],
   ['AQM on a pipe and a queue', { pipes: { p: { bw: '1Mbit/s', aqm: { type: 'codel' } } }, queues: { q: { pipe: 'p', aqm: { type: 'red', wq: 0.002, minTh: 5, maxTh: 15, maxP: 0.1 } } } }, [
     'profile.pipes.p.aqm: the dummynet engine (FreeBSD\'s dummynet) has no AQM in netmap-ipfw (it predates FreeBSD 11\'s codel, pie and red for dummynet); leave "aqm" out (droptail) or use "engine": "tc"',
     'profile.queues.q.aqm: the dummynet engine (FreeBSD\'s dummynet) has no AQM in netmap-ipfw (it predates FreeBSD 11\'s codel, pie and red for dummynet); leave "aqm" out (droptail) or use "engine": "tc"',

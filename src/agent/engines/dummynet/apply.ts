@@ -13,7 +13,7 @@
 // unfinished, so TCP across kipfw stalled until it was on (ping and UDP from a real wire are whole).
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { resolve } from '../../../profile/validate.ts';
 import type { Profile } from '../../../profile/schema.ts';
 import { firstLines, type Result, type Runner } from '../../exec.ts';
@@ -66,6 +66,11 @@ export async function applyDummynet(profile: Profile, previous: Profile | null, 
  */
 async function runPlan(profile: Profile, ctx: Context): Promise<string | undefined> {
   const p = planDummynet(resolve(profile), appliedBy.get(ctx.root));
+  // the delay profiles the pipe configs name, in place before ipfw reads them
+  for (const [path, content] of Object.entries(p.files)) {
+    await mkdir(dirname(join(ctx.root, path)), { recursive: true });
+    await writeFile(join(ctx.root, path), content);
+  }
   // pipe and queue commands (configs before the rules, deletes after them) one ipfw each
   const alone = (line: string) => /^(pipe|queue) \d+ /.test(line);
   const fail = (r: Result, line: string) => {

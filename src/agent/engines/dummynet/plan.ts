@@ -19,7 +19,7 @@
 // are written as numbers (the image has no /etc/protocols for ipfw to look names up in).
 import { numbering } from '../../../ipfw/format.ts';
 import { DUMMYNET_RESERVED_RULES, DUMMYNET_SCHEDULERS } from '../../../profile/engines.ts';
-import type { AddressSet, QueueSize, ResolvedMask, ResolvedProfile, ResolvedRule } from '../../../profile/resolve.ts';
+import type { AddressSet, DelayTable, QueueSize, ResolvedMask, ResolvedProfile, ResolvedRule } from '../../../profile/resolve.ts';
 import { PROTO_NUMBERS, queuePackets } from '../../plan.ts';
 
 /** kipfw's netmap port for each bridge port: the name ipfw's `recv` matches. */
@@ -39,7 +39,14 @@ export interface DummynetPlan {
   /** ipfw commands, one a line, without the leading "ipfw" (the form `ipfw FILE` reads) */
   lines: string[];
   objects: DummynetObjects;
+  /** files the lines name (each pipe's delay profile), by path on the box: the applier writes them before it runs ipfw */
+  files: Record<string, string>;
 }
+
+/** Where a pipe's delay profile file goes on the box (ipfw reads it when it configures the pipe). */
+export const profileFile = (pipe: number) => `/run/picowire/dummynet/pipe-${pipe}.profile`;
+/** dummynet's samples per profile (ED_MAX_SAMPLES_NO: at most 1024, and at most 1024 points in the file) */
+const PROFILE_SAMPLES = 1024;
 
 /** The ipfw lines that put `profile` in force over what `before` (the previous plan's objects) left in kipfw. */
 export function planDummynet(profile: ResolvedProfile, before?: DummynetObjects): DummynetPlan {
@@ -47,11 +54,19 @@ export function planDummynet(profile: ResolvedProfile, before?: DummynetObjects)
   const pipeNumbers = numbering([...Object.keys(profile.pipes), ...Object.values(profile.queues).map((q) => q.pipe)]);
   const queueNumbers = numbering(Object.keys(profile.queues));
   const lines: string[] = [`# picowire profile ${JSON.stringify(profile.name)}`];
+  const files: Record<string, string> = {};
   for (const [name, n] of pipeNumbers) if (name !== String(n)) lines.push(`# pipe ${n} = ${JSON.stringify(name)}`);
   for (const [name, n] of queueNumbers) if (name !== String(n)) lines.push(`# queue ${n} = ${JSON.stringify(name)}`);
 
   for (const [name, pipe] of Object.entries(profile.pipes)) {
     const words = ['pipe', String(pipeNumbers.get(name)!), 'config'];
+    // a pipe configured without `profile` loses the one it had (dummynet's config_link). Never the
+    // last word: ipfw takes a last argument that is a readable absolute path for a file of commands
+    if (pipe.delayTable) {
+      const file = profileFile(pipeNumbers.get(name)!);
+      files[file] = delayProfileFile(pipe.delayTable);
+      words.push('profile', file);
+    }
     if (pipe.bw !== undefined) words.push('bw', String(Math.round(pipe.bw)));
     words.push('delay', String(pipe.delay / 1000));
     if (pipe.plr > 0) words.push('plr', String(pipe.plr));
@@ -82,7 +97,36 @@ export function planDummynet(profile: ResolvedProfile, before?: DummynetObjects)
   const kept = (had: Record<string, number> | undefined, now: Record<string, number>) => [...new Set(Object.values(had ?? {}))].filter((n) => !Object.values(now).includes(n)).sort((x, y) => x - y);
   for (const n of kept(before?.queues, objects.queues)) lines.push(`queue ${n} delete`);
   for (const n of kept(before?.pipes, objects.pipes)) lines.push(`pipe ${n} delete`);
-  return { lines, objects };
+  return { lines, objects, files };
+}
+
+/**
+ * A delay table as dummynet's profile file (ipfw's load_extra_delays reads it): `samples` 1024,
+ * `loss-level`, then `prob delay` points. dummynet draws one of its 1024 samples uniformly and
+ * drops the packet when the index is at or above loss-level × 1024; ipfw fills sample i from the
+ * points by linear interpolation over prob × 1024, and keeps whole milliseconds (an int, truncated).
+ * So point j sits at prob j/1024 (exact in binary) and holds sample j's delay: the table's at the
+ * same probability, rounded to whole ms, plus 0.5 so that the truncation of an interpolated value
+ * a hair below it still gives that ms. The last point (prob 1) ends the curve: ipfw interpolates
+ * the top sample halfway to it.
+ */
+function delayProfileFile(t: DelayTable): string {
+  const n = t.table.length;
+  const ms = (prob: number) => {
+    // the table holds the curve at probabilities (i + 0.5) / n × lossLevel, below lossLevel; above it the packet is dropped anyway
+    const i = Math.min(n - 1, Math.floor((prob / t.lossLevel) * n));
+    return Math.round(t.table[i]! / 1000) + 0.5;
+  };
+  const rows = [
+    // ipfw reads lines of at most 287 characters: the pipe's name stays out
+    '# picowire: a delay profile (ms of link time per packet, at the pipe\'s bw)',
+    `samples ${PROFILE_SAMPLES}`,
+    `loss-level ${t.lossLevel.toFixed(6)}`,
+    'prob delay',
+  ];
+  for (let j = 0; j < PROFILE_SAMPLES - 1; j++) rows.push(`${j / PROFILE_SAMPLES} ${ms((j + 0.5) / PROFILE_SAMPLES)}`);
+  rows.push(`1 ${ms(1 - 0.5 / PROFILE_SAMPLES)}`);
+  return rows.join('\n') + '\n';
 }
 
 /** One profile rule as an `add` line into the staging set. */
