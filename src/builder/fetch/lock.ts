@@ -71,7 +71,7 @@ export const LockSchema = Type.Object(
     kernel: LockedDeb,
     packages: Type.Array(LockedDeb),
     libraries: Type.Array(LockedDeb),
-    /** the kernel's headers and kbuild packages, for out-of-tree modules (never in the image) */
+    /** the kernel's headers and kbuild packages, for out-of-tree modules, and its source package, for netmap's native drivers (never in the image) */
     headers: Type.Array(LockedDeb, { default: [] }),
     node: LockedNode,
     sources: Type.Array(LockedSource, { default: [] }),

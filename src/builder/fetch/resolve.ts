@@ -57,13 +57,17 @@ export function resolve(index: PackageIndex, want: { kernel: string; packages: s
 /**
  * The headers of exactly this kernel: linux-headers-<release> (from linux-image-<release>) and what it
  * depends on among linux-headers-* and linux-kbuild-* (the common headers, the prebuilt kbuild
- * tools); its compiler package is the build host's gcc, a host tool, not an input.
+ * tools); its compiler package is the build host's gcc, a host tool, not an input. And the kernel's
+ * source, linux-source-<major.minor> of the same version: netmap's native drivers are the kernel's
+ * own driver sources with netmap's patches (src/builder/kernel-source.ts takes only those files).
  */
 function resolveHeaders(index: PackageIndex, kernel: DebPackage): DebPackage[] {
   const release = kernel.name.replace(/^linux-image-/, '').replace(/-unsigned$/, '');
   const main = mustFind(index, `linux-headers-${release}`, `kernel ${kernel.name} ${kernel.version} needs the headers package`);
   const deps = main.depends.map((alternatives) => firstExisting(index, alternatives)).filter((p): p is DebPackage => !!p && /^linux-(headers|kbuild)-/.test(p.name));
-  const all = [main, ...deps];
+  const series = /^\d+\.\d+/.exec(release)?.[0] ?? release;
+  const source = mustFind(index, `linux-source-${series}`, `kernel ${kernel.name} ${kernel.version} needs its source package for netmap's native drivers`);
+  const all = [main, ...deps, source];
   const other = all.find((p) => p.version !== kernel.version);
   if (other) {
     throw new UserError(`${other.name} in ${index.label} is version ${other.version}, but the kernel ${kernel.name} is ${kernel.version}: modules built against it would not load; pin a kernel whose headers the suite carries`);

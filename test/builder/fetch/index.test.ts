@@ -24,6 +24,7 @@ const PACKAGES: FakePackage[] = [
   { name: 'linux-headers-6.1.0-50-amd64', version: '6.1.176-1', depends: 'linux-headers-6.1.0-50-common (= 6.1.176-1), linux-kbuild-6.1, linux-compiler-gcc-12-x86', files: { 'usr/src/linux-headers-6.1.0-50-amd64/Makefile': 'include' } },
   { name: 'linux-headers-6.1.0-50-common', version: '6.1.176-1', files: { 'usr/src/linux-headers-6.1.0-50-common/Makefile': 'common' } },
   { name: 'linux-kbuild-6.1', version: '6.1.176-1', depends: 'libc6', files: { 'usr/lib/linux-kbuild-6.1/scripts/fixdep': 'fixdep' } },
+  { name: 'linux-source-6.1', version: '6.1.176-1', files: { 'usr/src/linux-source-6.1.tar.xz': 'source' } },
 ];
 
 let server: TestServer;
@@ -195,7 +196,7 @@ test.serial('a recipe building netmap pins its source from the sources directory
   await writeFile(join(sourcesDir, `netmap-${commit}.tar.gz`), 'netmap at c');
   const withNetmap: Recipe = { ...recipe(), features: ['netmap'], sources: { netmap: { repo: 'https://github.com/luigirizzo/netmap', commit } } };
   const got = await fetchInputs(withNetmap, { ...opts, sourcesDir });
-  t.deepEqual(got.headers.map((h) => h.package), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1']);
+  t.deepEqual(got.headers.map((h) => h.package), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1', 'linux-source-6.1']);
   t.is(await readFile(join(got.headers[2]!.root, 'usr/lib/linux-kbuild-6.1/scripts/fixdep'), 'utf8'), 'fixdep');
   t.is(await readFile(got.sources.get('netmap')!.path, 'utf8'), 'netmap at c');
   const lock = (await readLock(opts.lockFile))!;
