@@ -1,6 +1,6 @@
-// netmap.ko as the build stage makes it, for the kernel the default recipe pins: its vermagic must be
-// the kernel package's own modules' (else the kernel refuses it), and the stage says where each file
-// came from. Uses the real cache, which `make` fills; the first run compiles netmap (about a minute).
+// netmap.ko and its native drivers as the build stage makes them, for the kernel the default recipe
+// pins: their vermagic must be the kernel package's own modules' (else the kernel refuses them), and
+// the stage says where each file came from. Uses the real cache, which `make` fills; the first run compiles netmap (about a minute).
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { defaultCacheDir } from '../../src/builder/cache.ts';
@@ -16,7 +16,7 @@ import { REPO, testNeeding } from '../helpers/env.ts';
 const quiet = { info: () => {}, warn: () => {} };
 const vermagic = async (ko: string) => (await execa('modinfo', ['-F', 'vermagic', ko])).stdout.trim();
 
-testNeeding(['image'], 'netmap.ko is built for the pinned kernel: its vermagic is that of the kernel package\'s own modules', async (t) => {
+testNeeding(['image'], 'netmap.ko and the patched virtio_net, e1000e, igb, ixgbe and i40e are built for the pinned kernel: their vermagic is that of the kernel package\'s own modules', async (t) => {
   const { recipe, lockFile } = await loadRecipe(join(REPO, 'recipes/default.ts'));
   const cacheDir = defaultCacheDir();
   const fetched = await fetchInputs(recipe, { cacheDir, lockFile, log: quiet });
@@ -29,12 +29,30 @@ testNeeding(['image'], 'netmap.ko is built for the pinned kernel: its vermagic i
   t.is((await execa('modinfo', ['-F', 'name', netmap.modules[0]!])).stdout.trim(), 'netmap');
 
   const source = fetched.sources.get('netmap')!;
-  t.deepEqual(netmap.built.map((b) => b.path), [`/lib/modules/${release}/extra/netmap.ko`, '/usr/local/bin/pkt-gen', '/usr/local/bin/bridge']);
+  const drivers = ['virtio_net', 'e1000e', 'igb', 'ixgbe', 'i40e'];
+  t.deepEqual(netmap.built.map((b) => b.path), [
+    `/lib/modules/${release}/extra/netmap.ko`,
+    ...drivers.map((d) => `/lib/modules/${release}/updates/${d}.ko`),
+    '/usr/local/bin/pkt-gen',
+    '/usr/local/bin/bridge',
+  ]);
   for (const b of netmap.built) {
     t.is(b.commit, source.version);
     t.is(`sha256-${b.archiveSha256}`, source.integrity);
   }
-  t.is(netmap.built[0]!.sha256, await sha256File(netmap.modules[0]!));
+  for (const [i, ko] of netmap.modules.entries()) t.is(netmap.built[i]!.sha256, await sha256File(ko));
+  // the native drivers: the kernel's own (same vermagic, same name), patched to call into netmap.ko,
+  // from the locked linux-source package with the netmap patch the manifest names
+  const linuxSource = fetched.headers.find((h) => h.package === 'linux-source-6.1')!;
+  for (const [i, d] of drivers.entries()) {
+    const ko = netmap.modules[i + 1]!;
+    t.is(await vermagic(ko), debian);
+    t.is((await execa('modinfo', ['-F', 'name', ko])).stdout.trim(), d);
+    t.true((await execa('modinfo', ['-F', 'depends', ko])).stdout.trim().split(',').includes('netmap'), `${d}.ko depends on netmap`);
+    t.deepEqual(netmap.built[i + 1]!.kernelSource, { name: 'linux-source-6.1', version: linuxSource.input.version, sha256: linuxSource.input.integrity.slice('sha256-'.length) });
+    t.regex(netmap.built[i + 1]!.netmapPatch ?? '', new RegExp(`^LINUX/final-patches/vanilla--${d === 'virtio_net' ? 'virtio_net\\.c' : d}--`));
+  }
+  t.is(netmap.built[1]!.netmapPatch, 'LINUX/final-patches/vanilla--virtio_net.c--60500--60800');
 });
 
 testNeeding(['image'], 'kipfw and ipfw are built from the pinned netmap-ipfw with its patches, and the manifest names where each came from', async (t) => {
