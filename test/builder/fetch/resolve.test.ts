@@ -114,7 +114,7 @@ test('a library dependency no package satisfies is a UserError naming the packag
   t.is(error!.message, 'broken 1.0-1 depends on libnowhere | libnever, and Debian bookworm main (amd64) at https://deb.debian.org/debian has none of them');
 });
 
-test('asked for headers, the kernel gets its own headers package, the common headers, kbuild and its source, not the compiler', (t) => {
+test('asked for headers, the kernel gets its own headers package, the common headers and kbuild (and asked for, its source), not the compiler', (t) => {
   const withHeaders = buildIndex(
     [
       pkg('linux-image-amd64', 'linux-image-6.1.0-50-amd64'),
@@ -129,7 +129,9 @@ test('asked for headers, the kernel gets its own headers package, the common hea
   );
   const want = { kernel: 'linux-image-amd64', packages: [] };
   t.deepEqual(resolve(withHeaders, want).headers, []);
-  t.deepEqual(resolve(withHeaders, { ...want, headers: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1', 'linux-source-6.1']);
+  t.deepEqual(resolve(withHeaders, { ...want, headers: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1']);
+  // netmap's native drivers are patched from the kernel's own source: its package joins the headers
+  t.deepEqual(resolve(withHeaders, { ...want, headers: true, kernelSource: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1', 'linux-source-6.1']);
 });
 
 test('headers of another version than the kernel are refused, naming both versions', (t) => {
