@@ -49,6 +49,8 @@ testNeeding(['image'], 'netmap.ko is built for the pinned kernel: its vermagic i
 });
 
 testNeeding(['image'], 'with netmap-drivers, netmap.ko and the patched virtio_net, e1000e, igb, ixgbe and i40e are built for the pinned kernel: their vermagic is that of the kernel package\'s own modules', async (t) => {
+  // the first run compiles netmap with its drivers and configure's test builds of them: minutes on busy cores
+  t.timeout(30 * 60_000);
   // the default recipe with the feature, and its lock with the kernel's source package pinned too
   const { recipe, lockFile } = await loadRecipe(join(REPO, 'recipes/default.ts'));
   const lock = JSON.parse(await readFile(lockFile, 'utf8')) as Lock;
