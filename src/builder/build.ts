@@ -45,7 +45,7 @@ export async function build(recipePath: string, opts: BuildOptions): Promise<str
   const built: SourceBuild[] = [];
   if (recipe.features.includes('netmap')) {
     const release = await kernelRelease(fetched.kernel.root);
-    built.push(await stage('build netmap', () => buildNetmap(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, log })));
+    built.push(await stage('build netmap', () => buildNetmap(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, drivers: recipe.features.includes('netmap-drivers'), log })));
     if (recipe.features.includes('dummynet')) built.push(await stage('build dummynet', () => buildDummynet(fetched, { cacheDir: opts.cacheDir, kernelRelease: release, log })));
   }
   const buildId = `${recipe.name}-${opts.epoch}`;

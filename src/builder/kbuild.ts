@@ -22,13 +22,20 @@ export interface KernelBuildTree {
 }
 
 /** Returns the build tree for `release` (6.1.0-50-amd64) from the unpacked headers packages, making it if needed. */
-export async function kernelBuildTree(headers: Unpacked[], release: string, cacheDir: string): Promise<KernelBuildTree> {
+export async function kernelBuildTree(fetchedHeaders: Unpacked[], release: string, cacheDir: string): Promise<KernelBuildTree> {
+  // the kernel's source package rides with the headers but is no part of the tree (src/builder/kernel-source.ts)
+  const headers = fetchedHeaders.filter((h) => !isKernelSource(h));
   if (headers.length === 0) throw new UserError(`no kernel headers were fetched for ${release}; the lock must pin them (run \`make lock\`)`);
   const key = createHash('sha256').update(headers.map((h) => h.input.integrity).sort().join('\n')).digest('hex').slice(0, 24);
   const root = join(cacheDir, 'kbuild', key);
   const dir = join(root, 'usr/src', `linux-headers-${release}`);
   if (!(await exists(root))) await assemble(headers, root, dir, release);
   return { root, dir, compiler: await kernelCompiler(dir) };
+}
+
+/** Whether an unpacked package is the kernel's source (linux-source-6.1), not headers or kbuild. */
+export function isKernelSource(p: Unpacked): boolean {
+  return p.package.startsWith('linux-source-');
 }
 
 /** Links the packages' trees into one beside `root`, repoints the Makefile, then renames it into place. */

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import type { FetchedInputs } from './fetch/index.ts';
 import type { Recipe } from './recipe.ts';
 import type { Rootfs } from './rootfs.ts';
+import { moduleName } from './kmods.ts';
 import type { Built } from './types.ts';
 
 /** The SHA-256 of a file, streamed. */
@@ -37,7 +38,8 @@ export async function writeManifest(b: {
     sourceDateEpoch: b.epoch,
     kernel: b.rootfs.kernelVersion,
     inputs: b.fetched.inputs.map(({ name, version, url, integrity, verifiedBy }) => ({ name, version, url, integrity, verifiedBy })),
-    built: b.built,
+    // a built module the features leave out (a patched driver for NICs the recipe does not carry) is not in the image
+    built: b.built.filter((x) => !x.name.endsWith('.ko') || b.rootfs.moduleOrder.includes(moduleName(x.name))),
     modules: b.rootfs.moduleOrder,
     initramfs: b.parts.map(({ name, bytes }) => ({ name, bytes })),
     outputs,

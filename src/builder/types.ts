@@ -39,11 +39,15 @@ export interface Built {
   archiveSha256: string;
   /** picowire's patches applied to the source, in order */
   patches: { name: string; sha256: string }[];
+  /** a netmap native driver: the Debian kernel source package its driver source came from */
+  kernelSource?: { name: string; version: string; sha256: string };
+  /** and netmap's own patch to it (LINUX/final-patches/vanilla--igb--50c00--99999) */
+  netmapPatch?: string;
 }
 
 /** What a feature built from source gives the image: kernel modules, files, and where each came from. */
 export interface SourceBuild {
-  /** host paths of built .ko files: they join the kernel's modules under extra/ */
+  /** host paths of built .ko files: they join the kernel's modules under extra/, or updates/ when they replace one */
   modules: string[];
   /** other files for the image, at their image paths */
   files: Entry[];

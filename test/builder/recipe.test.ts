@@ -26,7 +26,7 @@ const BAD: [what: string, change: Record<string, unknown>, expected: string[]][]
   ['an unknown key', { colour: 'blue' }, ['recipe: unknown key "colour"; allowed keys: name, description, debian, kernel, packages, only, libraries, node, sources, features, modules, ports, profile, outputs, compression, cmdline, token, authorized_keys']],
   ['a name with capitals', { name: 'My Box' }, ['recipe.name: "My Box" must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"; allowed: up to 32 lowercase letters, digits and "-"']],
   ['an output format that does not exist', { outputs: ['iso', 'dvd'] }, ['recipe.outputs[1]: "dvd" is not allowed; allowed: "iso", "img", "qcow2", "pxe"']],
-  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "netmap", "dummynet", "nics-server"']],
+  ['a feature that does not exist', { features: ['bridge', 'wifi'] }, ['recipe.features[1]: "wifi" is not allowed; allowed: "bridge", "emulation", "nftables", "fwcfg", "config-media", "storage", "entropy", "nics-vm", "nics-pc", "netmap", "dummynet", "nics-server", "netmap-drivers"']],
   ['a compression the kernel cannot unpack', { compression: 'bzip3' }, ['recipe.compression: "bzip3" is not allowed; allowed: "zstd", "xz", "gzip"']],
   ['an API token too short to be safe', { token: 'secret' }, ['recipe.token: "secret" must match pattern "^[A-Za-z0-9._~+/=-]{16,256}$"; allowed: 16 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -']],
   ['a bad MAC for a port', { ports: { a: '52:54:00' } }, ['recipe.ports.a: "52:54:00" must match pattern "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$"; allowed: a MAC address such as 52:54:00:12:34:56']],
@@ -48,6 +48,7 @@ const BAD: [what: string, change: Record<string, unknown>, expected: string[]][]
     { features: ['bridge', 'dummynet'], sources: { 'netmap-ipfw': { repo: 'https://github.com/luigirizzo/netmap-ipfw', commit: '94a0f7e68c485bcc928894c9369e80d746cca41d' } } },
     ['recipe.features: "dummynet" needs "netmap" too; add "netmap" to recipe.features'],
   ],
+  ['the netmap-drivers feature without netmap', { features: ['bridge', 'netmap-drivers'] }, ['recipe.features: "netmap-drivers" needs "netmap" too; add "netmap" to recipe.features']],
   ['a missing kernel', { kernel: undefined }, ['recipe: missing required key "kernel"']],
   [
     'several mistakes at once, every one listed',

@@ -30,7 +30,7 @@ export interface FetchedInputs {
   packages: Unpacked[];
   /** library packages the packages depend on; the image takes only the shared objects the binaries load */
   libraries: Unpacked[];
-  /** the kernel's headers and kbuild packages, when a feature builds modules (never in the image) */
+  /** the kernel's headers and kbuild packages and its source package, when a feature builds modules (never in the image) */
   headers: Unpacked[];
   /** upstream source archives by name (Input.version is the commit) */
   sources: Map<string, Input>;

@@ -63,6 +63,8 @@ export const LockSchema = Type.Object(
         node: Type.String(),
         /** whether a feature builds kernel modules, so the kernel's headers are pinned too */
         headers: Type.Boolean({ default: false }),
+        /** whether netmap's native drivers are built, so the kernel's source package is pinned with the headers */
+        kernelSource: Type.Boolean({ default: false }),
         /** upstream sources by name: "<repo>@<commit>" */
         sources: Type.Record(Type.String(), Type.String(), { default: {} }),
       },
@@ -71,7 +73,7 @@ export const LockSchema = Type.Object(
     kernel: LockedDeb,
     packages: Type.Array(LockedDeb),
     libraries: Type.Array(LockedDeb),
-    /** the kernel's headers and kbuild packages, for out-of-tree modules (never in the image) */
+    /** the kernel's headers and kbuild packages, for out-of-tree modules, and its source package when netmap's native drivers are built (never in the image) */
     headers: Type.Array(LockedDeb, { default: [] }),
     node: LockedNode,
     sources: Type.Array(LockedSource, { default: [] }),
@@ -99,6 +101,7 @@ export function requestOf(recipe: Recipe): LockRequest {
     libraries: [...recipe.libraries],
     node: recipe.node.version,
     headers: (recipe.features as Feature[]).some((f) => BUILDS_MODULES.has(f)),
+    kernelSource: recipe.features.includes('netmap-drivers'),
     sources: Object.fromEntries(Object.entries(recipe.sources).map(([name, s]) => [name, `${s.repo}@${s.commit}`])),
   };
 }
@@ -166,6 +169,7 @@ export function requestChanges(locked: LockRequest, wanted: LockRequest): string
   const libs = (r: LockRequest) => [...(r.libraries ?? [])].sort().join(' ');
   if (libs(locked) !== libs(wanted)) changes.push(`libraries: ${libs(locked) || '(none)'} → ${libs(wanted) || '(none)'}`);
   if (Boolean(locked.headers) !== wanted.headers) changes.push(`kernel headers: ${wanted.headers ? 'now needed' : 'no longer needed'}`);
+  if (Boolean(locked.kernelSource) !== wanted.kernelSource) changes.push(`kernel source: ${wanted.kernelSource ? 'now needed' : 'no longer needed'}`);
   for (const name of new Set([...Object.keys(locked.sources ?? {}), ...Object.keys(wanted.sources)])) {
     const was = locked.sources?.[name], now = wanted.sources[name];
     if (was !== now) changes.push(`source ${name}: ${was ?? '(none)'} → ${now ?? '(none)'}`);

@@ -24,7 +24,7 @@ export interface Resolution {
 }
 
 /** Resolves a recipe's kernel and packages against an index; a name the index lacks is a UserError. */
-export function resolve(index: PackageIndex, want: { kernel: string; packages: string[]; libraries?: string[]; headers?: boolean }): Resolution {
+export function resolve(index: PackageIndex, want: { kernel: string; packages: string[]; libraries?: string[]; headers?: boolean; kernelSource?: boolean }): Resolution {
   const kernel = resolveKernel(index, want.kernel);
   const packages = want.packages.map((name) => mustFind(index, name, 'the recipe asks for package'));
   const named = new Set([kernel.name, ...packages.map((p) => p.name)]);
@@ -50,20 +50,24 @@ export function resolve(index: PackageIndex, want: { kernel: string; packages: s
       queue.push(chosen);
     }
   }
-  const headers = want.headers ? resolveHeaders(index, kernel) : [];
+  const headers = want.headers ? resolveHeaders(index, kernel, !!want.kernelSource) : [];
   return { kernel, packages, libraries: [...libraries.values()].sort((a, b) => a.name.localeCompare(b.name)), headers };
 }
 
 /**
  * The headers of exactly this kernel: linux-headers-<release> (from linux-image-<release>) and what it
  * depends on among linux-headers-* and linux-kbuild-* (the common headers, the prebuilt kbuild
- * tools); its compiler package is the build host's gcc, a host tool, not an input.
+ * tools); its compiler package is the build host's gcc, a host tool, not an input. With `source`, the
+ * kernel's source too, linux-source-<major.minor> of the same version: netmap's native drivers are the
+ * kernel's own driver sources with netmap's patches (src/builder/kernel-source.ts takes only those files).
  */
-function resolveHeaders(index: PackageIndex, kernel: DebPackage): DebPackage[] {
+function resolveHeaders(index: PackageIndex, kernel: DebPackage, withSource: boolean): DebPackage[] {
   const release = kernel.name.replace(/^linux-image-/, '').replace(/-unsigned$/, '');
   const main = mustFind(index, `linux-headers-${release}`, `kernel ${kernel.name} ${kernel.version} needs the headers package`);
   const deps = main.depends.map((alternatives) => firstExisting(index, alternatives)).filter((p): p is DebPackage => !!p && /^linux-(headers|kbuild)-/.test(p.name));
-  const all = [main, ...deps];
+  const series = /^\d+\.\d+/.exec(release)?.[0] ?? release;
+  const source = withSource ? [mustFind(index, `linux-source-${series}`, `kernel ${kernel.name} ${kernel.version} needs its source package for netmap's native drivers`)] : [];
+  const all = [main, ...deps, ...source];
   const other = all.find((p) => p.version !== kernel.version);
   if (other) {
     throw new UserError(`${other.name} in ${index.label} is version ${other.version}, but the kernel ${kernel.name} is ${kernel.version}: modules built against it would not load; pin a kernel whose headers the suite carries`);

@@ -24,6 +24,7 @@ const PACKAGES: FakePackage[] = [
   { name: 'linux-headers-6.1.0-50-amd64', version: '6.1.176-1', depends: 'linux-headers-6.1.0-50-common (= 6.1.176-1), linux-kbuild-6.1, linux-compiler-gcc-12-x86', files: { 'usr/src/linux-headers-6.1.0-50-amd64/Makefile': 'include' } },
   { name: 'linux-headers-6.1.0-50-common', version: '6.1.176-1', files: { 'usr/src/linux-headers-6.1.0-50-common/Makefile': 'common' } },
   { name: 'linux-kbuild-6.1', version: '6.1.176-1', depends: 'libc6', files: { 'usr/lib/linux-kbuild-6.1/scripts/fixdep': 'fixdep' } },
+  { name: 'linux-source-6.1', version: '6.1.176-1', files: { 'usr/src/linux-source-6.1.tar.xz': 'source' } },
 ];
 
 let server: TestServer;

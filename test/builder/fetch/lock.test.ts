@@ -9,7 +9,7 @@ const deb = (name: string, version: string) => ({ name, version, filename: `pool
 
 const LOCK: Lock = {
   lockfileVersion: 1,
-  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], libraries: [], node: '22.x', headers: false, sources: {} },
+  request: { mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: ['iproute2', 'ethtool'], libraries: [], node: '22.x', headers: false, kernelSource: false, sources: {} },
   kernel: deb('linux-image-6.1.0-50-amd64', '6.1.176-1'),
   packages: [deb('iproute2', '6.1.0-3'), deb('ethtool', '1:6.1-1')],
   libraries: [deb('libc6', '2.36-9'), deb('libmnl0', '1.0.4-3')],
@@ -82,5 +82,6 @@ test('a source pinned to another commit, added or dropped, and kernel headers wa
     `source netmap: https://github.com/luigirizzo/netmap@${'a'.repeat(40)} → https://github.com/luigirizzo/netmap@${'b'.repeat(40)}`,
   ]);
   t.deepEqual(requestChanges(LOCK.request, { ...pinned, headers: true }), ['kernel headers: now needed', `source netmap: (none) → https://github.com/luigirizzo/netmap@${'a'.repeat(40)}`]);
+  t.deepEqual(requestChanges(LOCK.request, { ...LOCK.request, kernelSource: true }), ['kernel source: now needed']);
   t.deepEqual(requestChanges(pinned, LOCK.request), [`source netmap: https://github.com/luigirizzo/netmap@${'a'.repeat(40)} → (none)`]);
 });

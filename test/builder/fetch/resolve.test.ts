@@ -114,7 +114,7 @@ test('a library dependency no package satisfies is a UserError naming the packag
   t.is(error!.message, 'broken 1.0-1 depends on libnowhere | libnever, and Debian bookworm main (amd64) at https://deb.debian.org/debian has none of them');
 });
 
-test('asked for headers, the kernel gets its own headers package, the common headers and kbuild, not the compiler', (t) => {
+test('asked for headers, the kernel gets its own headers package, the common headers and kbuild (and asked for, its source), not the compiler', (t) => {
   const withHeaders = buildIndex(
     [
       pkg('linux-image-amd64', 'linux-image-6.1.0-50-amd64'),
@@ -123,17 +123,20 @@ test('asked for headers, the kernel gets its own headers package, the common hea
       pkg('linux-headers-6.1.0-50-common'),
       pkg('linux-kbuild-6.1', 'libc6, libelf1'),
       pkg('linux-compiler-gcc-12-x86', 'gcc-12'),
+      pkg('linux-source-6.1', 'binutils, xz-utils'),
     ],
     'Debian test main (amd64)',
   );
   const want = { kernel: 'linux-image-amd64', packages: [] };
   t.deepEqual(resolve(withHeaders, want).headers, []);
   t.deepEqual(resolve(withHeaders, { ...want, headers: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1']);
+  // netmap's native drivers are patched from the kernel's own source: its package joins the headers
+  t.deepEqual(resolve(withHeaders, { ...want, headers: true, kernelSource: true }).headers.map((p) => p.name), ['linux-headers-6.1.0-50-amd64', 'linux-headers-6.1.0-50-common', 'linux-kbuild-6.1', 'linux-source-6.1']);
 });
 
 test('headers of another version than the kernel are refused, naming both versions', (t) => {
   const skewed = buildIndex(
-    [pkg('linux-image-6.1.0-50-amd64'), pkg('linux-headers-6.1.0-50-amd64', 'linux-kbuild-6.1'), pkg('linux-kbuild-6.1', '', { version: '6.1.177-1' })],
+    [pkg('linux-image-6.1.0-50-amd64'), pkg('linux-headers-6.1.0-50-amd64', 'linux-kbuild-6.1'), pkg('linux-kbuild-6.1', '', { version: '6.1.177-1' }), pkg('linux-source-6.1')],
     'Debian test main (amd64)',
   );
   const error = t.throws(() => resolve(skewed, { kernel: 'linux-image-6.1.0-50-amd64', packages: [], headers: true }), { instanceOf: UserError });

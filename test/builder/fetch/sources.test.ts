@@ -39,7 +39,7 @@ function locked(repo = `${server.url}/luigirizzo/netmap`, sha256 = SHA): LockedS
 }
 
 const request = (repo: string): LockRequest => ({
-  mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: [], libraries: [], node: '22.x', headers: false,
+  mirror: 'https://deb.debian.org/debian', suite: 'bookworm', arch: 'amd64', kernel: 'linux-image-amd64', packages: [], libraries: [], node: '22.x', headers: false, kernelSource: false,
   sources: { netmap: `${repo}@${COMMIT}` },
 });
 
