@@ -118,4 +118,8 @@ testNeeding(['image'], 'kipfw and ipfw are built from the pinned netmap-ipfw wit
     t.regex(info, /ELF 64-bit LSB pie executable, x86-64.*dynamically linked.*stripped/, info);
     t.notRegex((await execa('objdump', ['-p', file])).stdout, /NEEDED\s+(?!libc\.so\.6\s)\S/, 'needs no library but libc');
   }
+  // patch 0007: kipfw seeds random() from the kernel's generator as it starts (plr draws differ per boot)
+  const kipfwSymbols = (await execa('objdump', ['-T', (dummynet.files[0] as { source: string }).source])).stdout;
+  t.regex(kipfwSymbols, /\bgetrandom\b/);
+  t.regex(kipfwSymbols, /\bsrandom\b/);
 });
