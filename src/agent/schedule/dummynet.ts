@@ -9,20 +9,17 @@
 // dummynet's bw 0 is "unlimited", and a tiny rate leaves its link's timer set for the frame it
 // starts at that rate, past the outage.
 //
-// One ipfw process per pipe and instant (no busybox timeout around it: node kills one that hangs): netmap-ipfw's ipfw cannot run a second command after a
+// One ipfw process per pipe and instant (the applier's ipfw(), killed if it hangs): netmap-ipfw's ipfw cannot run a second command after a
 // pipe config in one run (kipfw answers a set with more bytes than its header says, which the next
 // command reads as its answer), and a process costs 0.1-0.25 s under QEMU TCG, which is why traces
 // stay on the tc engine (docs/schedules.md).
 import type { ResolvedProfile } from '../../profile/resolve.ts';
 import type { TimedValues } from '../../profile/timed.ts';
-import { firstLines, type Runner } from '../exec.ts';
+import type { Runner } from '../exec.ts';
 import { queuePackets } from '../plan.ts';
-import { appliedObjects, IPFW } from '../engines/dummynet/apply.ts';
+import { appliedObjects, ipfw, ipfwFailure } from '../engines/dummynet/apply.ts';
 import { planDummynet } from '../engines/dummynet/plan.ts';
 import type { TimedEngine } from './engine.ts';
-
-/** how long one ipfw run may take, as the applier's */
-const IPFW_TIMEOUT_MS = 10_000;
 
 /** The `pipe N config ...` words that set `values` on pipe `name` (pipe number `n`). */
 export function configLine(profile: ResolvedProfile, name: string, n: number, values: TimedValues): string {
@@ -56,9 +53,8 @@ export function dummynetEngine(profile: ResolvedProfile, ctx: { root: string; ru
           continue;
         }
         const line = configLine(profile, c.pipe, n, c.values);
-        // ipfw itself, killed by node if kipfw does not answer (no busybox timeout to start as well: a process less per change)
-        const r = await ctx.run(IPFW, ['-q', ...line.split(' ')], { timeoutMs: IPFW_TIMEOUT_MS });
-        if (r.code !== 0) error ??= `ipfw: ${firstLines(r.stderr || r.stdout) || (r.code === 128 ? `no answer from kipfw within ${IPFW_TIMEOUT_MS / 1000} s` : `exit ${r.code}`)} (in "ipfw ${line}")`;
+        const r = await ipfw(ctx, ['-q', ...line.split(' ')]);
+        if (r.code !== 0) error ??= ipfwFailure(r, line);
       }
       return error;
     },

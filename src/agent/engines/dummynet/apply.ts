@@ -29,7 +29,7 @@ const HWCSUM = 'sys/module/netmap/parameters/generic_hwcsum';
 /** how long kipfw may take to open both netmap ports (1.7 s for the first under QEMU TCG) */
 const START_MS = 20_000;
 /** how long one ipfw run may take */
-const IPFW_TIMEOUT_S = 10;
+const IPFW_TIMEOUT_MS = 10_000;
 /** dummynet's "foot shooting" limits (100 slots, 1 MB) raised to what profiles may ask (LIMITS in resolve.ts); idle flows are kept by kipfw itself (patches/netmap-ipfw/0005) */
 const SYSCTLS = ['net.inet.ip.dummynet.pipe_slot_limit=100000', 'net.inet.ip.dummynet.pipe_byte_limit=1073741824'];
 
@@ -75,8 +75,7 @@ async function runPlan(profile: Profile, ctx: Context): Promise<string | undefin
   const alone = (line: string) => /^(pipe|queue) \d+ /.test(line);
   const fail = (r: Result, line: string) => {
     appliedBy.delete(ctx.root);
-    const said = firstLines(r.stderr || r.stdout);
-    return `ipfw: ${said || (r.code === 137 || r.code === 128 ? `no answer from kipfw within ${IPFW_TIMEOUT_S} s` : `exit ${r.code}`)} (in "ipfw ${line}")`;
+    return ipfwFailure(r, line);
   };
   const firstRule = p.lines.findIndex((l) => !alone(l) && !l.startsWith('#'));
   const rest = p.lines.filter((l) => !alone(l));
@@ -105,9 +104,15 @@ async function runPlan(profile: Profile, ctx: Context): Promise<string | undefin
   return undefined;
 }
 
-/** One run of ipfw, ended if kipfw does not answer (a hung ipfw would hold up every later change). */
-function ipfw(ctx: Context, args: string[]): ReturnType<Runner> {
-  return ctx.run(BIN.busybox, ['timeout', '-s', 'KILL', String(IPFW_TIMEOUT_S), IPFW, ...args]);
+/** One run of ipfw, killed if kipfw does not answer (a hung ipfw would hold up every later change). */
+export function ipfw(ctx: Context, args: string[]): ReturnType<Runner> {
+  return ctx.run(IPFW, args, { timeoutMs: IPFW_TIMEOUT_MS });
+}
+
+/** What a failed ipfw run of `line` says, or that kipfw did not answer. */
+export function ipfwFailure(r: Result, line: string): string {
+  const said = firstLines(r.stderr || r.stdout);
+  return `ipfw: ${said || (r.code === 128 ? `no answer from kipfw within ${IPFW_TIMEOUT_MS / 1000} s` : `exit ${r.code}`)} (in "ipfw ${line}")`;
 }
 
 /** kipfw's pid if it runs (the one this agent, or the one before it, started). */
