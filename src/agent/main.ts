@@ -68,23 +68,30 @@ async function main(): Promise<void> {
   void markKernelLog(ctx.root, 'agent main started');
   await modulesLoaded(ctx.root);
   trace?.(`${Math.round(performance.now())} ms: modules loaded`);
+  // every boot puts an nft plan in force: nft starts now (it needs nf_tables), while the ports are set up
+  sessions.nft.warm();
   // the critical path under QEMU TCG is tool starts (~0.1-0.25 s each): run what does not depend on
   // each other side by side. The sources and the qdisc state need nothing from the ports (before the
   // NICs are renamed, a and b have no qdiscs, which plans the same as the fresh ones they get).
   const warn = (line: string) => say(`warning: ${line}`);
   const found = findProfile({ ...ctx, warn });
-  // checked as soon as it is read: the node thread is otherwise idle while the tools set the ports up
-  const checked = found.then(checkFound);
+  // checked while the tools join the ports, when the node thread has nothing else to do (checking
+  // took ~0.25 s under TCG: done at once, it held up choosing the ports and starting those tools)
+  let joining!: () => void;
+  const portsJoining = new Promise<void>((r) => (joining = r));
+  const checked = Promise.all([found, portsJoining]).then(([f]) => checkFound(f));
   let inForce = await readCurrent(ctx.root);
   // no profile in force since boot: nothing of ours is in the kernel yet, so no need to ask tc
   const state = inForce ? readKernelState(ctx) : Promise.resolve({ qdiscs: [] });
-  // the bridge, made if need be; nothing crosses it until a profile is in force: the ports join after this
+  // the bridge, made if need be; nothing crosses it until a profile is in force: the ports join after
+  // this. At boot rcS made both beside node's start (FILES.bridgeClosed); a respawned agent has a profile in force
   const close = async () => {
-    const error = (await createBridge(ctx)) ?? (inForce ? undefined : await applyNft(plan(null, { qdiscs: [] }).nft, ctx));
+    const closedAtBoot = existsSync(join(ctx.root, FILES.bridgeClosed));
+    const error = (await createBridge(ctx)) ?? (inForce || closedAtBoot ? undefined : await applyNft(plan(null, { qdiscs: [] }).nft, ctx));
     if (error) warn(`cannot close the bridge: ${error}`);
   };
   const closed = close();
-  const ports = await setupPorts({ ...ctx, launch, closed });
+  const ports = await setupPorts({ ...ctx, launch, closed, joining }).finally(joining);
   // the applied line means traffic crosses: not before both ports forward (a port without a link,
   // say no cable, is waited for this long, then named; it forwards by itself once it has one)
   for (const { port, state } of await waitForwarding(ctx.root, PORT_LINK_WAIT_MS)) {

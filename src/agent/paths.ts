@@ -28,6 +28,11 @@ export const FILES = {
   /** the modules rcS loads at boot; where it exists, the agent waits for modulesReady before it looks for NICs and profiles */
   bootModules: 'etc/picowire/modules.boot',
   modulesReady: 'run/picowire/modules.ready',
+  /** the bridge and its closed table, which rcS makes at boot beside node's start (from the two files
+   * below, written by the build); `bridgeClosed` says it did, so the agent need not */
+  bridgeIp: 'etc/picowire/bridge.ip',
+  closedNft: 'etc/picowire/closed.nft',
+  bridgeClosed: 'run/picowire/bridge.closed',
   /** where tc reads netem's delay distributions (iproute2's LIBDIR/tc); the agent adds the tables of delay profiles */
   tcDists: 'usr/lib/x86_64-linux-gnu/tc',
 } as const;

@@ -6,7 +6,7 @@
 import { readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstLines, type Launcher, type Runner } from './exec.ts';
+import { firstLines, trace, type Launcher, type Runner } from './exec.ts';
 import { BIN, BRIDGE, DHCP_SCRIPT, FILES } from './paths.ts';
 import { PORTS } from './plan.ts';
 
@@ -74,6 +74,8 @@ export function choosePorts(nics: Nic[], pins: Pins): PortChoice | string {
 
 /** The bridge: no STP, no forwarding delay, no multicast snooping (it would keep multicast from ports that asked for none). */
 const BRIDGE_TYPE = ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'];
+/** `ip` arguments that make the bridge; the build writes them to FILES.bridgeIp, for rcS to make it at boot. */
+export const BRIDGE_ADD = ['link', 'add', 'name', BRIDGE, ...BRIDGE_TYPE];
 
 /**
  * Creates the bridge, with no ports yet, unless it exists; a string says why it could not. The one
@@ -82,7 +84,7 @@ const BRIDGE_TYPE = ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0', '
  */
 export async function createBridge(ctx: Pick<Context, 'root' | 'run'>): Promise<string | undefined> {
   if (existsSync(join(ctx.root, FILES.net, BRIDGE))) return undefined;
-  const r = await ctx.run(BIN.ip, ['link', 'add', 'name', BRIDGE, ...BRIDGE_TYPE]);
+  const r = await ctx.run(BIN.ip, BRIDGE_ADD);
   return r.code === 0 ? undefined : `ip: ${firstLines(r.stderr)}`;
 }
 
@@ -110,8 +112,8 @@ export function portCommands(choice: PortChoice, nics: Nic[]): string[] {
   return lines;
 }
 
-/** Waits for two NICs, then makes them the bridge ports once `closed` says the bridge exists and forwards nothing; returns the choice made. */
-export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): Promise<PortChoice> {
+/** Waits for two NICs, then makes them the bridge ports once `closed` says the bridge exists and forwards nothing; returns the choice made. `joining` is called once the tools that join them run. */
+export async function setupPorts(ctx: Context & { closed: Promise<unknown>; joining?: () => void }): Promise<PortChoice> {
   const pins = await readPins(ctx);
   let choice: PortChoice | string;
   let nics: Nic[];
@@ -129,6 +131,7 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
     await new Promise((r) => setTimeout(r, 200));
   }
   const { a, b, management } = choice;
+  trace?.(`${Math.round(performance.now())} ms: ports chosen`);
   ctx.say(`ports: a=${a.name} (${a.mac}) b=${b.name} (${b.mac})${management.length ? ` management: ${describe(management)}` : ''}`);
   // offloads by the NICs' present names, while the bridge is closed and built (each tool takes
   // ~0.1-0.2 s under TCG): nothing crosses it before a profile is in force, which waits for them.
@@ -145,8 +148,13 @@ export async function setupPorts(ctx: Context & { closed: Promise<unknown> }): P
   // the bridge, made before `default` said so, would take a link-local address when it comes up and
   // send router solicitations and MLD reports out of the ports: it gets none either
   await writeFile(join(ctx.root, FILES.ipv6Conf, BRIDGE, 'disable_ipv6'), '1').catch(() => undefined);
+  trace?.(`${Math.round(performance.now())} ms: bridge closed, ports join`);
   // -force: a line that fails (say, a port already enslaved) does not stop the rest
-  const ip = await ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics).join('\n') + '\n' });
+  const batch = ctx.run(BIN.ip, ['-force', '-batch', '-'], { input: portCommands(choice, nics).join('\n') + '\n' });
+  // the caller's own work (validating the profile) runs now, while ip and ethtool do theirs, not
+  // before, when it would hold up choosing the ports and starting the tools
+  ctx.joining?.();
+  const ip = await batch;
   if (ip.code !== 0) ctx.say(`warning: setting up the bridge: ${firstLines(ip.stderr)}`);
   await Promise.all([offloads, ...management.map((nic) => startDhcp(ctx, nic.name))]);
   return choice;

@@ -69,6 +69,11 @@ export class ToolSession {
     return next;
   }
 
+  /** Starts the tool ahead of its first batch, which then does not wait for the start (at boot: beside other work). */
+  warm(): void {
+    if (!this.child) this.start();
+  }
+
   /** Ends the process (the agent does not need to: the session dies with it). */
   close(): void {
     this.child?.kill();

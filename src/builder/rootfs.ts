@@ -4,12 +4,16 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { FILES } from '../agent/paths.ts';
+import { plan } from '../agent/plan.ts';
+import { BRIDGE_ADD } from '../agent/ports.ts';
 import { UserError } from '../common/errors.ts';
 import { libraryClosure, readElf } from './elf.ts';
 import { FEATURES, HARDWARE_FEATURES, type Feature } from './features.ts';
 import type { FetchedInputs } from './fetch/index.ts';
 import { kernelRelease, moduleClosure, moduleName, type ModuleClosure } from './kmods.ts';
 import { moduleTree } from './modtree.ts';
+import { withoutSignature } from './module-signature.ts';
 import { overlayEntries } from './overlays.ts';
 import type { Recipe } from './recipe.ts';
 import { nodeSquashfs } from './squashfs.ts';
@@ -80,6 +84,9 @@ export async function assembleRootfs(
     { type: 'file', path: '/etc/picowire/modules.boot', mode: 0o644, data: Buffer.from(bootModules.join('\n') + '\n') },
     { type: 'file', path: '/etc/picowire/modules.entropy', mode: 0o644, data: Buffer.from(entropyModules.map((m) => `${m}\n`).join('')) },
     { type: 'file', path: '/opt/picowire/agent.mjs', mode: 0o644, data: made.bundle },
+    // the bridge and its closed table, which rcS makes beside node's start (the agent's own commands)
+    { type: 'file', path: `/${FILES.bridgeIp}`, mode: 0o644, data: Buffer.from(`${BRIDGE_ADD.join(' ')}\n`) },
+    { type: 'file', path: `/${FILES.closedNft}`, mode: 0o644, data: Buffer.from(plan(null, { qdiscs: [] }).nft) },
   ];
 
   const base = layer(skeleton(), packageEntries, busybox, builtFiles, libEntries, config, await overlayEntries(opts.overlaysDir, context));
@@ -129,7 +136,8 @@ async function kernelParts(recipe: Recipe, root: string, built: string[], cacheD
   const boot = await moduleClosure(modulesDir, always);
   const dir = `/lib/modules/${kernelVersion}`;
   const moduleEntries: Entry[] = [
-    ...closure.files.map((file): Entry => ({ type: 'file', path: `${dir}/${file}`, mode: 0o644, source: join(modulesDir, file) })),
+    // without Debian's signatures, which the kernel would check at every load (module-signature.ts)
+    ...(await Promise.all(closure.files.map(async (file): Promise<Entry> => ({ type: 'file', path: `${dir}/${file}`, mode: 0o644, data: withoutSignature(await readFile(join(modulesDir, file)), file) })))),
     ...(await moduleIndexes(modulesDir, closure)).map(([name, text]): Entry => ({ type: 'file', path: `${dir}/${name}`, mode: 0o644, data: Buffer.from(text) })),
   ];
   return { kernelVersion, kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`), moduleEntries, order: closure.order, bootModules: boot.order, entropyModules: entropy.order };
