@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     if (error) warn(`cannot close the bridge: ${error}`);
   };
   const closed = close();
-  const ports = await setupPorts({ ...ctx, launch, closed, joining }).finally(joining);
+  const ports = await setupPorts({ ...ctx, launch, closed, joining });
   // the applied line means traffic crosses: not before both ports forward (a port without a link,
   // say no cable, is waited for this long, then named; it forwards by itself once it has one)
   for (const { port, state } of await waitForwarding(ctx.root, PORT_LINK_WAIT_MS)) {

@@ -78,9 +78,9 @@ const BRIDGE_TYPE = ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0', '
 export const BRIDGE_ADD = ['link', 'add', 'name', BRIDGE, ...BRIDGE_TYPE];
 
 /**
- * Creates the bridge, with no ports yet, unless it exists; a string says why it could not. The one
- * place the bridge is made, before it is closed: a kernel may not hook a bridge table made while its
- * namespace has no bridge (6.18 does not: pings crossed a table whose policy was drop; Debian's 6.1 does).
+ * Creates the bridge, with no ports yet, unless it exists (at boot rcS has made it from BRIDGE_ADD);
+ * a string says why it could not. Made before it is closed: a kernel may not hook a bridge table made
+ * while its namespace has no bridge (6.18 does not: pings crossed a table whose policy was drop; Debian's 6.1 does).
  */
 export async function createBridge(ctx: Pick<Context, 'root' | 'run'>): Promise<string | undefined> {
   if (existsSync(join(ctx.root, FILES.net, BRIDGE))) return undefined;
